@@ -1,0 +1,147 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	start := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	end := start.Add(time.Minute)
+	ok := func() CallRecord {
+		return CallRecord{ID: NewID(start), Direction: DirectionInbound, StartedAt: start}
+	}
+	tests := []struct {
+		name    string
+		mutate  func(*CallRecord)
+		wantErr bool
+	}{
+		{"open inbound", func(*CallRecord) {}, false},
+		{"closed outbound", func(r *CallRecord) { r.Direction, r.EndedAt, r.Outcome = DirectionOutbound, &end, OutcomeMissed }, false},
+		{"end before start is kept", func(r *CallRecord) { e := start.Add(-time.Hour); r.EndedAt, r.Outcome = &e, OutcomeFailed }, false},
+		{"sip code", func(r *CallRecord) { r.SIPCode = 486 }, false},
+		{"empty id", func(r *CallRecord) { r.ID = "" }, true},
+		{"bad id", func(r *CallRecord) { r.ID = "a b" }, true},
+		{"bad direction", func(r *CallRecord) { r.Direction = "sideways" }, true},
+		{"empty direction", func(r *CallRecord) { r.Direction = "" }, true},
+		{"zero start", func(r *CallRecord) { r.StartedAt = time.Time{} }, true},
+		{"unknown outcome", func(r *CallRecord) { r.EndedAt, r.Outcome = &end, "exploded" }, true},
+		{"outcome while open", func(r *CallRecord) { r.Outcome = OutcomeAnswered }, true},
+		{"ended without outcome", func(r *CallRecord) { r.EndedAt = &end }, true},
+		{"sip code out of range", func(r *CallRecord) { r.SIPCode = 42 }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ok()
+			tt.mutate(&r)
+			err := validate(&r)
+			if tt.wantErr && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("validate = %v, want ErrInvalid", err)
+			}
+			if !tt.wantErr && err != nil {
+				t.Fatalf("validate = %v, want nil", err)
+			}
+		})
+	}
+}
+
+func TestNormalizeDuration(t *testing.T) {
+	start := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { t := start.Add(d); return &t }
+	tests := []struct {
+		name             string
+		answered, ended  *time.Time
+		preset, wantSecs float64
+	}{
+		{"not answered", nil, at(time.Minute), 99, 0},
+		{"open and answered", at(time.Second), nil, 99, 0},
+		{"answered and ended", at(2 * time.Second), at(92*time.Second + 1234567*time.Nanosecond), 0, 90.001},
+		{"clock stepped back", at(time.Minute), at(time.Second), 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := CallRecord{StartedAt: start, AnsweredAt: tt.answered, EndedAt: tt.ended, DurationSeconds: tt.preset}
+			normalize(&r)
+			if r.DurationSeconds != tt.wantSecs {
+				t.Errorf("DurationSeconds = %v, want %v", r.DurationSeconds, tt.wantSecs)
+			}
+			if r.Legs == nil {
+				t.Error("Legs left nil; the API must show []")
+			}
+		})
+	}
+}
+
+func TestNormalizeConvertsToUTCWithoutTouchingCaller(t *testing.T) {
+	zone := time.FixedZone("CET", 3600)
+	start := time.Date(2025, 5, 1, 13, 0, 0, 0, zone)
+	end := start.Add(time.Minute)
+	r := CallRecord{StartedAt: start, EndedAt: &end}
+	normalize(&r)
+	if r.StartedAt.Location() != time.UTC || r.EndedAt.Location() != time.UTC {
+		t.Errorf("times not UTC: %v %v", r.StartedAt, *r.EndedAt)
+	}
+	if end.Location() != zone {
+		t.Error("normalize modified the caller's time value")
+	}
+}
+
+func TestCallRecordJSONShape(t *testing.T) {
+	start := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	end := start.Add(time.Minute)
+	r := CallRecord{
+		ID: "x", Direction: DirectionInbound, Number: "+4930123", Caller: "+4917", Callee: "alice",
+		Trunk: "t1", Legs: []Leg{{Role: "caller", Kind: "sip", Peer: "sip:a@b", CallID: "c", Remote: "1.2.3.4:5060", Codec: "PCMU"}},
+		StartedAt: start, AnsweredAt: &start, EndedAt: &end, DurationSeconds: 60, Outcome: OutcomeAnswered,
+		HangupCause: "normal_clearing", HangupSide: "caller", SIPCode: 200,
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"id", "direction", "number", "caller", "callee", "trunk", "legs", "started_at", "answered_at",
+		"ended_at", "duration_seconds", "outcome", "hangup_cause", "hangup_side", "sip_code"}
+	if len(got) != len(want) {
+		t.Errorf("got %d keys %v, want %d", len(got), got, len(want))
+	}
+	for _, k := range want {
+		if _, ok := got[k]; !ok {
+			t.Errorf("missing JSON key %q in %s", k, raw)
+		}
+	}
+	leg := got["legs"].([]any)[0].(map[string]any)
+	wantLeg := map[string]any{"role": "caller", "kind": "sip", "peer": "sip:a@b", "call_id": "c", "remote": "1.2.3.4:5060", "codec": "PCMU"}
+	if !reflect.DeepEqual(leg, wantLeg) {
+		t.Errorf("leg JSON = %v, want %v", leg, wantLeg)
+	}
+
+	// An open record omits the optional fields but always carries the required ones.
+	open := CallRecord{ID: "y", Direction: DirectionOutbound, StartedAt: start}
+	normalize(&open)
+	raw, err = json.Marshal(open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"trunk", "answered_at", "ended_at", "hangup_cause", "hangup_side", "sip_code"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("open record has %q in %s", k, raw)
+		}
+	}
+	if legs, ok := got["legs"].([]any); !ok || len(legs) != 0 {
+		t.Errorf("open record legs = %v, want []", got["legs"])
+	}
+	if got["outcome"] != "" || got["duration_seconds"] != 0.0 {
+		t.Errorf("open record outcome/duration = %v/%v", got["outcome"], got["duration_seconds"])
+	}
+}
