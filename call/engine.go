@@ -1,0 +1,137 @@
+// Package call is the B2BUA core: it turns an inbound leg into a call, rings
+// the number's targets through a Dialer, bridges media between the legs and
+// keeps the call record. It knows legs and causes, never SIP messages.
+package call
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchboard/media"
+	"switchboard/metrics"
+	"switchboard/phone"
+	"switchboard/store"
+)
+
+// ErrDraining is returned while the engine refuses new calls.
+var ErrDraining = errors.New("call engine is draining")
+
+// Number is one of our phone numbers as the engine needs it.
+type Number struct {
+	E164        string
+	Name        string
+	Trunk       string
+	Owner       string
+	Ringing     string // forward | browser | both
+	ForwardTo   string
+	RingTimeout time.Duration
+}
+
+// Config is what the engine needs from the gateway's configuration.
+type Config struct {
+	Numbers       []Number
+	DefaultRegion string
+	// RTPTimeout hangs up an answered call when no RTP arrived from either
+	// leg for this long (while neither leg holds the call).
+	RTPTimeout time.Duration
+}
+
+// Engine runs calls. It is safe for concurrent use.
+type Engine struct {
+	cfg     Config
+	numbers map[string]*Number
+	store   *store.Store
+	dialer  Dialer
+	stats   *media.Stats
+	log     *slog.Logger
+
+	draining atomic.Bool
+	active   atomic.Int64
+	wg       sync.WaitGroup
+	stop     chan struct{} // closed when draining time is up: hang up everything
+	stopOnce sync.Once
+	idle     chan struct{} // signalled when a call ends, for Drain
+}
+
+// New makes an engine. dialer places outbound legs; stats collects relay counters.
+func New(cfg Config, st *store.Store, dialer Dialer, stats *media.Stats, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.Default()
+	}
+	e := &Engine{
+		cfg:     cfg,
+		numbers: make(map[string]*Number, len(cfg.Numbers)),
+		store:   st,
+		dialer:  dialer,
+		stats:   stats,
+		log:     log,
+		stop:    make(chan struct{}),
+		idle:    make(chan struct{}, 1),
+	}
+	for i := range cfg.Numbers {
+		n := &cfg.Numbers[i]
+		e.numbers[n.E164] = n
+	}
+	return e
+}
+
+// Accepting reports whether new calls are taken; false while draining.
+func (e *Engine) Accepting() bool { return !e.draining.Load() }
+
+// Active returns the number of calls in progress.
+func (e *Engine) Active() int { return int(e.active.Load()) }
+
+// Lookup finds our number for a dialled string in any of the forms a trunk
+// may send (E.164, without +, with 00/011, national).
+func (e *Engine) Lookup(dialled string) (*Number, bool) {
+	for _, c := range phone.Candidates(dialled, e.cfg.DefaultRegion) {
+		if n, ok := e.numbers[c]; ok {
+			return n, true
+		}
+	}
+	return nil, false
+}
+
+// HandleInbound takes an inbound leg and runs its call in a goroutine of its own.
+func (e *Engine) HandleInbound(leg InboundLeg) error {
+	if e.draining.Load() {
+		return ErrDraining
+	}
+	e.wg.Add(1)
+	e.active.Add(1)
+	metrics.ActiveCalls.Inc()
+	go func() {
+		defer func() {
+			e.active.Add(-1)
+			metrics.ActiveCalls.Dec()
+			select {
+			case e.idle <- struct{}{}:
+			default:
+			}
+			e.wg.Done()
+		}()
+		e.runInbound(leg)
+	}()
+	return nil
+}
+
+// Drain stops taking calls, lets running calls finish until ctx is done,
+// then hangs up what is left (cause shutdown) and waits for it to be recorded.
+func (e *Engine) Drain(ctx context.Context) {
+	e.draining.Store(true)
+	for e.active.Load() > 0 {
+		select {
+		case <-e.idle:
+		case <-ctx.Done():
+			e.log.Warn("drain timeout: hanging up remaining calls", "active", e.active.Load())
+			e.stopOnce.Do(func() { close(e.stop) })
+			e.wg.Wait()
+			return
+		}
+	}
+	e.wg.Wait()
+}

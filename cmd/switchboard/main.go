@@ -1,0 +1,184 @@
+// Command switchboard runs the gateway: SIP trunks on one side, the people
+// who answer calls on the other. See README.md for configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"switchboard/api"
+	"switchboard/call"
+	"switchboard/config"
+	"switchboard/media"
+	"switchboard/metrics"
+	"switchboard/sip"
+	"switchboard/store"
+)
+
+// Exit statuses: 2 for a configuration the operator must fix, 1 for a
+// failure at runtime (a port in use, an unwritable data dir).
+const (
+	exitRuntime = 1
+	exitConfig  = 2
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	configPath := flag.String("config", "configs/example.yaml", "path to the YAML configuration")
+	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	logJSON := flag.Bool("log-json", false, "log as JSON lines instead of text")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "switchboard: -log-level: %v\n", err)
+		return exitConfig
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if *logJSON {
+		handler = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	log := slog.New(handler)
+	slog.SetDefault(log)
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "switchboard: %v\n", err)
+		return exitConfig
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("switchboard stopped", "error", err)
+		return exitRuntime
+	}
+	return 0
+}
+
+// serve wires the parts together and runs until ctx is cancelled, then drains.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	dbPath := filepath.Join(cfg.DataDir, "switchboard.db")
+	st, err := store.Open(dbPath)
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", dbPath, err)
+	}
+	defer st.Close()
+	if n, err := st.CloseInterrupted(time.Now()); err != nil {
+		return fmt.Errorf("closing interrupted call records: %w", err)
+	} else if n > 0 {
+		log.Warn("closed call records left open by an earlier crash", "count", n)
+	}
+
+	ports, err := media.NewPortPool(cfg.RTP.PortMin, cfg.RTP.PortMax)
+	if err != nil {
+		return fmt.Errorf("rtp.ports: %w", err)
+	}
+	stats := &media.Stats{}
+	if err := metrics.RegisterMediaStats(stats); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+
+	rtpAddr, err := netip.ParseAddr(cfg.RTP.Address)
+	if err != nil {
+		return fmt.Errorf("rtp.address: %w", err)
+	}
+	sipSrv, err := sip.New(sipConfig(cfg, rtpAddr), ports, log)
+	if err != nil {
+		return err
+	}
+	engine := call.New(engineConfig(cfg), st, sipSrv, stats, log)
+	sipSrv.SetHandler(engine)
+	if err := sipSrv.Start(ctx); err != nil {
+		return err
+	}
+
+	apiSrv := api.New(st, map[string]api.Checker{
+		"store": st.Ping,
+		"sip": func() error {
+			if !sipSrv.Healthy() {
+				return errors.New("SIP listeners are down")
+			}
+			return nil
+		},
+	}, log)
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		sipSrv.Close()
+		return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	httpSrv := api.NewHTTPServer(cfg.HTTP.Listen, apiSrv)
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- httpSrv.Serve(ln) }()
+	log.Info("switchboard running", "sip", cfg.SIP.Listen, "http", ln.Addr().String(), "data_dir", cfg.DataDir,
+		"numbers", len(cfg.Numbers), "trunks", len(cfg.Trunks))
+
+	select {
+	case <-ctx.Done():
+	case err := <-httpErr:
+		log.Error("HTTP server failed", "error", err)
+	}
+
+	// Graceful drain: new INVITEs get 503 while running calls may finish.
+	log.Info("draining: refusing new calls", "active", engine.Active(), "timeout", cfg.DrainTimeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	engine.Drain(drainCtx)
+	cancel()
+	sipSrv.Close()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("HTTP shutdown", "error", err)
+	}
+	log.Info("switchboard stopped cleanly")
+	return nil
+}
+
+func sipConfig(cfg *config.Config, rtpAddr netip.Addr) sip.Config {
+	sc := sip.Config{
+		Listen:         cfg.SIP.Listen,
+		PublicAddress:  cfg.SIP.PublicAddress,
+		MaxMessageSize: cfg.SIP.MaxMessageSize,
+		UserAgent:      cfg.SIP.UserAgent,
+		RTPAddress:     rtpAddr,
+	}
+	for _, t := range cfg.Trunks {
+		sc.Trunks = append(sc.Trunks, sip.Trunk{
+			Name:           t.Name,
+			Allow:          t.Inbound.Prefixes,
+			Proxy:          t.Outbound.Proxy,
+			Username:       t.Outbound.Username,
+			Password:       t.Outbound.Password,
+			Register:       t.Outbound.Register,
+			RegisterExpiry: t.Outbound.RegisterExpiry,
+			FromDomain:     t.Outbound.FromDomain,
+		})
+	}
+	return sc
+}
+
+func engineConfig(cfg *config.Config) call.Config {
+	ec := call.Config{DefaultRegion: cfg.DefaultRegion, RTPTimeout: cfg.RTP.Timeout}
+	for _, n := range cfg.Numbers {
+		ec.Numbers = append(ec.Numbers, call.Number{
+			E164: n.Number, Name: n.Name, Trunk: n.Trunk, Owner: n.Owner,
+			Ringing: n.Ringing, ForwardTo: n.ForwardTo, RingTimeout: n.RingTimeout,
+		})
+	}
+	return ec
+}
