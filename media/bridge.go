@@ -1,0 +1,264 @@
+package media
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Side names one of the two endpoints of a Bridge.
+type Side int
+
+const (
+	// SideA is the first endpoint given to NewBridge.
+	SideA Side = iota
+	// SideB is the second endpoint given to NewBridge.
+	SideB
+)
+
+// String returns "A" or "B".
+func (s Side) String() string {
+	switch s {
+	case SideA:
+		return "A"
+	case SideB:
+		return "B"
+	}
+	return "Side(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Other returns the opposite side.
+func (s Side) Other() Side { return s ^ 1 }
+
+// Direction is what one side of a bridge speaks, as negotiated in its SDP.
+type Direction struct {
+	// PayloadType is the audio codec's payload type (PayloadPCMU or
+	// PayloadPCMA; any other type is relayed only to a side using the same).
+	PayloadType uint8
+	// DTMFType is the RFC 4733 telephone-event payload type, 0 for none.
+	DTMFType uint8
+}
+
+// packDirections packs both sides' directions into one word so the relay
+// reads them with a single atomic load.
+func packDirections(a, b Direction) uint32 {
+	return uint32(a.PayloadType) | uint32(a.DTMFType)<<8 | uint32(b.PayloadType)<<16 | uint32(b.DTMFType)<<24
+}
+
+func unpackDirection(packed uint32, side Side) Direction {
+	v := packed >> (16 * uint(side))
+	return Direction{PayloadType: uint8(v), DTMFType: uint8(v >> 8)}
+}
+
+// maxPacket is the largest RTP packet relayed: an Ethernet MTU. G.711 at
+// 20 ms is 172 bytes; anything larger than this is not a voice packet.
+const maxPacket = 1500
+
+// epoch anchors the monotonic clock the relay uses (int64 ns since epoch).
+var epoch = time.Now()
+
+func monoNow() int64 { return int64(time.Since(epoch)) }
+
+// outSide is the per-direction state, padded so the two directions, written
+// by two goroutines on every packet, do not share a cache line.
+type outSide struct {
+	outStream
+	relayed atomic.Uint64 // packets sent toward this side
+	dropped atomic.Uint64 // packets received from the other side and dropped
+	_       [64]byte
+}
+
+// Bridge relays RTP between two endpoints, A and B, for the length of a
+// call. Each far end sees one continuous stream from the bridge's own SSRC
+// even when the source behind it changes (announcement, then the other
+// party). G.711 µ-law and A-law are transcoded in place when the sides
+// differ, and RFC 4733 events are relayed with each side's payload type.
+//
+// The bridge owns its endpoints: Stop closes them, which releases their
+// ports.
+type Bridge struct {
+	ep          [2]*Endpoint
+	stats       *Stats
+	dirs        atomic.Uint32
+	sendEnabled [2]atomic.Bool
+	last        atomic.Int64 // monotonic ns of the newest packet, 0 = none
+	out         [2]outSide   // indexed by the side the stream goes to
+
+	// trace, when set (tests only), is called after each packet's verdict.
+	trace func(from Side, v verdict)
+
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// NewBridge returns a bridge between a and b, where side A speaks aDir and
+// side B speaks bDir. stats is shared by the bridges of the process; nil
+// gives the bridge private statistics. Call Start to begin relaying.
+func NewBridge(a, b *Endpoint, aDir, bDir Direction, stats *Stats) *Bridge {
+	if stats == nil {
+		stats = new(Stats)
+	}
+	br := &Bridge{ep: [2]*Endpoint{a, b}, stats: stats}
+	br.dirs.Store(packDirections(aDir, bDir))
+	for i := range br.out {
+		br.sendEnabled[i].Store(true)
+		o := &br.out[i].outStream
+		o.ssrc = rand.Uint32()
+		o.initSeq = uint16(rand.Uint32())
+		o.initTS = rand.Uint32()
+	}
+	// Two streams of one bridge must not share an SSRC: a receiver on a
+	// conference or a recorder tapping both would take them for one.
+	for br.out[1].ssrc == br.out[0].ssrc {
+		br.out[1].ssrc = rand.Uint32()
+	}
+	return br
+}
+
+// OutputSSRC returns the SSRC of the stream the bridge sends toward side.
+func (b *Bridge) OutputSSRC(side Side) uint32 { return b.out[side].ssrc }
+
+// Start starts the two reader goroutines. Calling it again, or after Stop,
+// does nothing.
+func (b *Bridge) Start() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.started || b.stopped {
+		return
+	}
+	b.started = true
+	b.last.Store(monoNow())
+	b.wg.Add(2)
+	go b.run(SideA)
+	go b.run(SideB)
+}
+
+// Stop stops relaying: it closes both endpoints (releasing their ports to
+// the pool) and waits for the reader goroutines to exit. It is idempotent
+// and safe to call concurrently; every call returns after the goroutines
+// have exited.
+func (b *Bridge) Stop() {
+	b.stopOnce.Do(func() {
+		b.mu.Lock()
+		b.stopped = true
+		b.mu.Unlock()
+		for _, ep := range b.ep {
+			if err := ep.Close(); err != nil {
+				slog.Warn("media: close endpoint", "port", ep.LocalPort(), "err", err)
+			}
+		}
+		b.wg.Wait()
+		aToB, bToA, dropped := b.Counters()
+		slog.Debug("media: bridge stopped", "a_port", b.ep[SideA].LocalPort(), "b_port", b.ep[SideB].LocalPort(),
+			"a_to_b", aToB, "b_to_a", bToA, "dropped", dropped)
+	})
+}
+
+// SetDirection changes what side speaks, after a re-INVITE renegotiated its
+// codec. It is atomic and safe while the bridge runs.
+func (b *Bridge) SetDirection(side Side, d Direction) {
+	for {
+		old := b.dirs.Load()
+		a, bb := unpackDirection(old, SideA), unpackDirection(old, SideB)
+		if side == SideA {
+			a = d
+		} else {
+			bb = d
+		}
+		if b.dirs.CompareAndSwap(old, packDirections(a, bb)) {
+			return
+		}
+	}
+}
+
+// SetSendEnabled turns sending toward side on or off: off while that side
+// is on hold (its SDP says sendonly or inactive, RFC 3264 §6.1). Packets
+// from the other side are then discarded; when sending resumes the stream
+// continues seamlessly.
+func (b *Bridge) SetSendEnabled(side Side, on bool) {
+	b.sendEnabled[side].Store(on)
+}
+
+// LastPacket returns when the newest RTP packet arrived from either side,
+// for the RTP inactivity timeout. Before the first packet it returns the
+// time Start was called, so the timeout also covers calls where media never
+// flows; before Start it returns the zero time.
+func (b *Bridge) LastPacket() time.Time {
+	ns := b.last.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return epoch.Add(time.Duration(ns))
+}
+
+// touch records a packet's arrival. It writes only when the stored value is
+// a millisecond old so the two reader goroutines do not bounce the cache
+// line on every packet; that resolution is ample for a timeout of seconds.
+func (b *Bridge) touch(now int64) {
+	if now-b.last.Load() >= int64(time.Millisecond) {
+		b.last.Store(now)
+	}
+}
+
+// Counters returns packets relayed from A to B, from B to A, and packets
+// dropped in either direction.
+func (b *Bridge) Counters() (aToB, bToA, dropped uint64) {
+	return b.out[SideB].relayed.Load(), b.out[SideA].relayed.Load(),
+		b.out[SideA].dropped.Load() + b.out[SideB].dropped.Load()
+}
+
+// run is the reader goroutine of side from: read, relay, write, until the
+// endpoint is closed.
+func (b *Bridge) run(from Side) {
+	defer b.wg.Done()
+	in, to := b.ep[from], from.Other()
+	out := b.ep[to]
+	dir := &b.out[to]
+	buf := make([]byte, maxPacket+1) // one spare byte detects oversize packets
+	for {
+		n, src, err := in.rtp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Transient (e.g. an ICMP error surfaced by the kernel): the
+			// socket is still usable.
+			slog.Debug("media: RTP read", "port", in.LocalPort(), "err", err)
+			continue
+		}
+		start := monoNow()
+		v := verdictDrop
+		var pkt []byte
+		var dst netip.AddrPort
+		if n <= maxPacket {
+			pkt, dst, v = b.relay(from, buf[:n], src, start)
+		}
+		if v == verdictSend {
+			if _, err := out.rtp.WriteToUDPAddrPort(pkt, dst); err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				v = verdictDrop
+			} else {
+				dir.relayed.Add(1)
+				b.stats.recordRelay(len(pkt), time.Duration(monoNow()-start))
+			}
+		}
+		if v == verdictDrop {
+			dir.dropped.Add(1)
+			b.stats.recordDrop()
+		}
+		if b.trace != nil {
+			b.trace(from, v)
+		}
+	}
+}
