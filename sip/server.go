@@ -117,12 +117,12 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	udp, err := net.ListenPacket("udp", s.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("sip: listen udp %s: %w", s.cfg.Listen, err)
+		return fmt.Errorf("sip.listen: %w", err)
 	}
 	tcp, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		udp.Close()
-		return fmt.Errorf("sip: listen tcp %s: %w", s.cfg.Listen, err)
+		return fmt.Errorf("sip.listen: %w", err)
 	}
 	if err := s.resolveAddresses(udp.LocalAddr().(*net.UDPAddr)); err != nil {
 		udp.Close()

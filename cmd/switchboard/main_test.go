@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchboard-cmd")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "switchboard")
+	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	// SIP wants the same port free on UDP and TCP.
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "switchboard.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func validConfig(t *testing.T, dataDir string) (cfg string, httpAddr string) {
+	sipPort, httpPort := freePort(t), freePort(t)
+	httpAddr = fmt.Sprintf("127.0.0.1:%d", httpPort)
+	return fmt.Sprintf(`sip: { listen: "127.0.0.1:%d" }
+rtp: { address: "127.0.0.1", ports: "41000-41099" }
+http: { listen: "%s" }
+data_dir: %q
+drain_timeout: 2s
+trunks:
+  - name: carrier
+    inbound: { allow: ["127.0.0.1/32"] }
+    outbound: { proxy: "sip:127.0.0.1:5999" }
+numbers:
+  - { number: "+15550100", trunk: carrier, forward_to: "+15550199" }
+`, sipPort, httpAddr, dataDir), httpAddr
+}
+
+// TestConfigErrorsExit2 checks that a bad configuration stops the start with
+// exit status 2 and a message naming the file, line and key.
+func TestConfigErrorsExit2(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"bad forward target", "numbers:\n  - { number: \"+15550100\", trunk: carrier, forward_to: \"abc\" }\ntrunks:\n  - name: carrier\n    outbound: { proxy: \"sip:127.0.0.1\" }\n",
+			[]string{`:2: numbers[0].forward_to: "abc" is not a phone number`}},
+		{"unknown key", "sip:\n  lisen: \"127.0.0.1:5060\"\n", []string{":2: sip.lisen: unknown key"}},
+		{"bad port range", "rtp:\n  ports: \"20001-20999\"\n", []string{":2: rtp.ports"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.body)
+			cmd := exec.Command(binary, "-config", path)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit = %v, want status 2; stderr:\n%s", err, stderr.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr.String(), filepath.Base(path)+w) {
+					t.Errorf("stderr does not name %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		cmd := exec.Command(binary, "-config", filepath.Join(t.TempDir(), "nope.yaml"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "nope.yaml") {
+			t.Fatalf("exit = %v; stderr:\n%s", err, stderr.String())
+		}
+	})
+}
+
+// TestStartAndDrain starts the gateway, waits until /healthz is green, sends
+// SIGTERM and expects a clean exit 0 with the database on disk.
+func TestStartAndDrain(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cfg, httpAddr := validConfig(t, dataDir)
+	path := writeConfig(t, cfg)
+	cmd := exec.Command(binary, "-config", path)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	healthy := false
+	for !healthy {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+"/healthz", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			healthy = res.StatusCode == http.StatusOK
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("gateway exited early: %v\n%s", err, logs.String())
+		case <-ctx.Done():
+			cmd.Process.Kill()
+			t.Fatalf("/healthz never became 200\n%s", logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM = %v\n%s", err, logs.String())
+		}
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		t.Fatalf("gateway did not stop after SIGTERM\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "stopped cleanly") {
+		t.Errorf("no clean-stop log line:\n%s", logs.String())
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "switchboard.db")); err != nil {
+		t.Errorf("database not created under data_dir: %v", err)
+	}
+}
+
+// TestRuntimeFailureExit1: a listen address already taken is a runtime
+// failure (exit 1), not a configuration error.
+func TestRuntimeFailureExit1(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cfg, httpAddr := validConfig(t, dataDir)
+	l, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cmd := exec.Command(binary, "-config", writeConfig(t, cfg))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "http.listen") {
+		t.Fatalf("exit = %v, want status 1 naming http.listen; stderr:\n%s", err, stderr.String())
+	}
+}
