@@ -239,6 +239,7 @@ func (c *inboundCall) answered(ctx context.Context) {
 	}
 	now := time.Now().UTC()
 	c.rec.AnsweredAt = &now
+	c.rec.Legs[0] = c.caller.Info() // a late offer learnt its codec from the ACK
 	c.rec.Legs = append(c.rec.Legs, c.callee.Info())
 	rec := c.rec
 	if err := c.e.store.UpdateCall(c.rec.ID, func(r *store.CallRecord) error {

@@ -192,10 +192,3 @@ func (s *Server) onOther(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.respond(tx, req, 501, "Not Implemented", sip.NewHeader("Allow", allowed))
 }
-
-// sendSDP answers an in-dialog INVITE or UPDATE with 200 and our SDP.
-func (s *Server) sendSDP(tx sip.ServerTransaction, req *sip.Request, body []byte) {
-	res := sip.NewSDPResponseFromRequest(req, body)
-	res.AppendHeader(&s.dua.ContactHDR)
-	s.send(tx, res)
-}

@@ -210,6 +210,17 @@ func (l *inLeg) Answer(ctx context.Context) error {
 		l.mu.Lock()
 		l.answered = false
 		l.mu.Unlock()
+		if errors.Is(err, sip.ErrTransactionCanceled) {
+			// The CANCEL crossed our 200; sipgo answered it 487 (RFC 3261 §9.2).
+			l.end(call.CauseCancelled, true)
+		} else if cause, remote := l.EndCause(); remote && cause == call.CauseNormal {
+			// RFC 3261 §15: the caller's BYE overtook its ACK. The call was
+			// answered; Done tells the engine it has already ended.
+			l.mu.Lock()
+			l.answered = true
+			l.mu.Unlock()
+			return nil
+		}
 		return err
 	}
 	if !l.negotiated() {
@@ -222,11 +233,17 @@ func (l *inLeg) Answer(ctx context.Context) error {
 
 func (l *inLeg) Reject(ctx context.Context, cause call.Cause, code int) error {
 	l.mu.Lock()
-	sent := l.finalSent
+	sent, answered := l.finalSent, l.answered
 	l.finalSent = true
 	l.mu.Unlock()
 	if sent {
-		return l.Hangup(ctx, cause)
+		if answered {
+			return l.Hangup(ctx, cause)
+		}
+		// A final response already went out, or failed to (Answer then
+		// cleared answered): the transaction has nothing more to say.
+		l.end(cause, false)
+		return nil
 	}
 	if code == 0 {
 		code = cause.SIPStatus()
@@ -278,6 +295,7 @@ func (l *inLeg) Hangup(ctx context.Context, cause call.Cause) error {
 func (l *inLeg) handleRequest(req *sip.Request, tx sip.ServerTransaction) {
 	switch req.Method {
 	case sip.ACK:
+		l.ackReceived(req.CSeq().SeqNo)
 		if len(req.Body()) > 0 {
 			if !l.negotiated() {
 				// Late offer: the ACK carries the caller's answer (RFC 3261 §13.2.1).

@@ -3,6 +3,7 @@ package sip
 import (
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -21,10 +22,11 @@ type legMedia struct {
 	sessID  uint64
 	version uint64
 	updates chan call.MediaUpdate
+	acked   chan uint32 // CSeq numbers of ACKs for our re-INVITE 2xx
 }
 
 func newLegMedia(ep *media.Endpoint, addr netip.Addr, sessID uint64) legMedia {
-	return legMedia{ep: ep, addr: addr, sessID: sessID, updates: make(chan call.MediaUpdate, 4)}
+	return legMedia{ep: ep, addr: addr, sessID: sessID, updates: make(chan call.MediaUpdate, 4), acked: make(chan uint32, 4)}
 }
 
 // applyRemote takes the peer's SDP: the first codec of its list (RFC 3264
@@ -119,7 +121,7 @@ func (m *legMedia) renegotiate(s *Server, req *sip.Request, tx sip.ServerTransac
 		m.mu.Lock()
 		codec := m.codec
 		m.mu.Unlock()
-		s.sendSDP(tx, req, m.offerSDP(codec))
+		m.answer2xx(s, tx, req, m.offerSDP(codec))
 		return
 	}
 	sm, err := parseSDP(req.Body())
@@ -132,7 +134,7 @@ func (m *legMedia) renegotiate(s *Server, req *sip.Request, tx sip.ServerTransac
 		return
 	}
 	m.applyRemote(sm)
-	s.sendSDP(tx, req, m.answerSDP())
+	m.answer2xx(s, tx, req, m.answerSDP())
 	_, dir, _ := m.Media()
 	u := call.MediaUpdate{Dir: dir, Send: sm.wantsMedia(), Held: sm.held()}
 	select {
@@ -144,5 +146,47 @@ func (m *legMedia) renegotiate(s *Server, req *sip.Request, tx sip.ServerTransac
 		default:
 		}
 		m.updates <- u
+	}
+}
+
+// answer2xx sends the 200 to a re-INVITE or UPDATE. A re-INVITE's 2xx is
+// retransmitted by us, not the transaction, until its ACK (RFC 3261 §13.3.1.4).
+func (m *legMedia) answer2xx(s *Server, tx sip.ServerTransaction, req *sip.Request, body []byte) {
+	res := sip.NewSDPResponseFromRequest(req, body)
+	res.AppendHeader(&s.dua.ContactHDR)
+	s.send(tx, res)
+	if req.Method != sip.INVITE {
+		return
+	}
+	cseq := req.CSeq().SeqNo
+	go func() {
+		interval := sip.T1
+		timer := time.NewTimer(interval)
+		defer timer.Stop()
+		giveUp := time.After(64 * sip.T1)
+		for {
+			select {
+			case n := <-m.acked:
+				if n == cseq {
+					return
+				}
+			case <-timer.C:
+				if tx.Respond(res) != nil {
+					return
+				}
+				interval = min(2*interval, sip.T2)
+				timer.Reset(interval)
+			case <-giveUp:
+				return
+			}
+		}
+	}()
+}
+
+// ackReceived tells a pending re-INVITE 2xx retransmission its ACK arrived.
+func (m *legMedia) ackReceived(cseq uint32) {
+	select {
+	case m.acked <- cseq:
+	default:
 	}
 }

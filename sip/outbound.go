@@ -94,6 +94,11 @@ func (s *Server) Dial(ctx context.Context, r call.DialRequest) (call.Leg, error)
 		// CANCEL/200 race (RFC 3261 §9.1): the callee may have answered while we
 		// cancelled. A 2xx makes a dialog we must ACK and then end with BYE.
 		if res := dlg.InviteResponse; res != nil && res.IsSuccess() {
+			// sipgo sets dlg.ID only when WaitAnswer succeeds; without it the
+			// leg would be registered under "" and never removed.
+			if id, err := sip.DialogIDFromResponse(res); err == nil {
+				dlg.ID = id
+			}
 			leg.establish()
 			_ = leg.ackAndBye(context.Background())
 		} else {
@@ -257,6 +262,7 @@ func (l *outLeg) handleRequest(req *sip.Request, tx sip.ServerTransaction) {
 	case sip.INVITE, sip.UPDATE:
 		l.renegotiate(l.s, req, tx)
 	case sip.ACK:
+		l.ackReceived(req.CSeq().SeqNo)
 		// ACK for a re-INVITE 200 we sent; a late answer in it updates media.
 		if len(req.Body()) > 0 {
 			if m, err := parseSDP(req.Body()); err == nil {

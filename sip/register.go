@@ -18,9 +18,12 @@ import (
 func (s *Server) registerLoop(ctx context.Context, t *Trunk) {
 	log := s.log.With("trunk", t.Name)
 	gauge := metrics.RegisterState.WithLabelValues(t.Name)
+	// RFC 3261 §10.2: a UA SHOULD use the same Call-ID for all registrations
+	// to a registrar, with CSeq increasing by one each time.
+	reg := &registration{callID: sip.CallIDHeader(sip.GenerateTagN(24))}
 	backoff := 5 * time.Second
 	for {
-		granted, err := s.register(ctx, t, t.RegisterExpiry)
+		granted, err := s.register(ctx, t, t.RegisterExpiry, reg)
 		wait := backoff
 		if err != nil {
 			gauge.Set(0)
@@ -37,7 +40,7 @@ func (s *Server) registerLoop(ctx context.Context, t *Trunk) {
 		case <-ctx.Done():
 			gauge.Set(0)
 			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if _, err := s.register(uctx, t, 0); err != nil {
+			if _, err := s.register(uctx, t, 0, reg); err != nil {
 				log.Info("trunk unregister failed", "error", err)
 			}
 			cancel()
@@ -47,9 +50,15 @@ func (s *Server) registerLoop(ctx context.Context, t *Trunk) {
 	}
 }
 
+// registration is the state one trunk's REGISTERs share.
+type registration struct {
+	callID sip.CallIDHeader
+	cseq   uint32
+}
+
 // register sends one REGISTER (expires 0 removes the binding) and returns the
 // expiry the registrar granted.
-func (s *Server) register(ctx context.Context, t *Trunk, expires time.Duration) (time.Duration, error) {
+func (s *Server) register(ctx context.Context, t *Trunk, expires time.Duration, reg *registration) (time.Duration, error) {
 	var proxy sip.Uri
 	if err := sip.ParseUri(t.Proxy, &proxy); err != nil {
 		return 0, fmt.Errorf("proxy %q: %w", t.Proxy, err)
@@ -66,6 +75,10 @@ func (s *Server) register(ctx context.Context, t *Trunk, expires time.Duration) 
 	req.AppendHeader(&sip.ToHeader{Address: aor, Params: sip.NewParams()})
 	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: t.Username, Host: s.host, Port: s.port}})
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+	callID := reg.callID
+	req.AppendHeader(&callID)
+	reg.cseq += 2 // room for the authenticated retry, which sipgo numbers +1
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: reg.cseq, MethodName: sip.REGISTER})
 	if tr, ok := proxy.UriParams.Get("transport"); ok && tr != "" {
 		req.SetTransport(tr)
 	}

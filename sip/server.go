@@ -174,6 +174,12 @@ func (s *Server) Start(ctx context.Context) error {
 	go func() { defer s.wg.Done(); _ = s.srv.ServeUDP(udp) }()
 	go func() { defer s.wg.Done(); _ = s.srv.ServeTCP(tcp) }()
 	go func() { <-ctx.Done(); udp.Close(); tcp.Close() }()
+	// sipgo adds the UDP listener to its connection pool inside ServeUDP;
+	// a REGISTER sent before that binds a second socket on our address and
+	// fails with EADDRINUSE. Wait (briefly, bounded) until it is there.
+	for deadline := time.Now().Add(time.Second); s.ua.TransportLayer().Pool("udp").Size() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	for i := range s.cfg.Trunks {
 		if t := &s.cfg.Trunks[i]; t.Register {
 			s.wg.Add(1)
