@@ -210,7 +210,11 @@ func (c *inboundCall) dialFailed(ctx context.Context, err error) {
 	case CauseNoAnswer, CauseDeclined, CauseUnavailable:
 		outcome = store.OutcomeMissed
 	}
-	c.finish(ctx, outcome, de.Cause, SideCallee, 0)
+	side := SideCallee
+	if de.Cause == CauseNoAnswer && de.Code == 0 {
+		side = SideSystem // our ring timeout ended it, not the callee
+	}
+	c.finish(ctx, outcome, de.Cause, side, 0)
 }
 
 // answered connects the caller once the callee took the call, then relays

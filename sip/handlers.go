@@ -96,6 +96,20 @@ func validate(req *sip.Request) error {
 	default:
 		return &errInvalid{code: 416, reason: "Unsupported URI Scheme"} // §8.2.2.1
 	}
+	// RFC 3261 §19.1.5: headers in a Request-URI are not allowed; a request
+	// carrying them (RFC 4475 §3.1.2.11) is malformed.
+	if req.Recipient.Headers != nil && req.Recipient.Headers.Length() > 0 {
+		return &errInvalid{code: 400, reason: "Headers Not Allowed In Request-URI"}
+	}
+	// RFC 4475 §3.3.9: with two Content-Length values nobody can know where
+	// the body ends.
+	if len(req.GetHeaders("Content-Length")) > 1 {
+		return &errInvalid{code: 400, reason: "Multiple Content-Length Values"}
+	}
+	// RFC 3261 §25.1: SIP-date is always GMT (RFC 4475 §3.1.2.12).
+	if d := req.GetHeader("Date"); d != nil && !strings.HasSuffix(strings.TrimSpace(d.Value()), " GMT") {
+		return &errInvalid{code: 400, reason: "Date Not In GMT"}
+	}
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && req.Method != sip.OPTIONS {
 		return &errInvalid{code: 483, reason: "Too Many Hops"} // §16.3 step 3, applied as a UAS
 	}

@@ -168,7 +168,10 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.routes()
 
-	ctx, s.cancel = context.WithCancel(ctx)
+	// The listeners outlive the caller's context: on SIGTERM the gateway
+	// still answers (503 to new calls, BYEs of running ones) while it
+	// drains. Close ends them.
+	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.running.Store(true)
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.srv.ServeUDP(udp) }()
