@@ -164,6 +164,9 @@ type gatewayOptions struct {
 	RTPTimeout time.Duration
 	// DrainTimeout is drain_timeout (default 5s).
 	DrainTimeout time.Duration
+	// DataDir is data_dir (default a fresh temporary directory); pass one
+	// again to restart on the same database.
+	DataDir string
 }
 
 // Numbers of every test: the one we own, where it forwards to, and who
@@ -218,6 +221,9 @@ func startGateway(t *testing.T, o gatewayOptions) *gateway {
 		sipPort: freePort(t),
 		dataDir: filepath.Join(dir, "data"),
 		exited:  make(chan struct{}),
+	}
+	if o.DataDir != "" {
+		g.dataDir = o.DataDir
 	}
 	g.sipAddr = "127.0.0.1:" + strconv.Itoa(g.sipPort)
 	httpPort := freePort(t)
@@ -340,6 +346,17 @@ func (g *gateway) waitExit(t *testing.T, within time.Duration) {
 			t.Errorf("gateway log contains %q", bad)
 		}
 	}
+}
+
+// crash kills the gateway with SIGKILL, as a power cut or OOM kill would:
+// no drain, no clean close of the database.
+func (g *gateway) crash(t *testing.T) {
+	t.Helper()
+	g.waited.Store(true)
+	if err := g.cmd.Process.Kill(); err != nil {
+		t.Fatalf("SIGKILL: %v", err)
+	}
+	<-g.exited
 }
 
 // stop terminates the gateway unless that was done already and waits for
