@@ -241,6 +241,10 @@ func (c *inboundCall) answered(ctx context.Context) {
 		c.finish(ctx, store.OutcomeFailed, CauseIncompatible, SideSystem, 0)
 		return
 	}
+	// The 200's SDP is final: it may differ from an earlier 183's (RFC 3264 §8).
+	if _, bDir, ok := c.callee.Media(); ok {
+		c.bridge.SetDirection(media.SideB, bDir)
+	}
 	now := time.Now().UTC()
 	c.rec.AnsweredAt = &now
 	c.rec.Legs[0] = c.caller.Info() // a late offer learnt its codec from the ACK
