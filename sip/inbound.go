@@ -277,18 +277,12 @@ func (l *inLeg) Hangup(ctx context.Context, cause call.Cause) error {
 		return l.Reject(ctx, cause, 0)
 	}
 	l.end(cause, false)
-	bye := sip.NewRequest(sip.BYE, *l.dlg.InviteRequest.Contact().Address.Clone())
 	// RFC 3261 §12.1.1: the UAS's route set is the INVITE's Record-Route, in order.
+	var routes []sip.Header
 	for _, rr := range l.dlg.InviteRequest.GetHeaders("Record-Route") {
-		bye.AppendHeader(sip.NewHeader("Route", rr.Value()))
+		routes = append(routes, sip.NewHeader("Route", rr.Value()))
 	}
-	if r := reasonHeader(cause); r != nil {
-		bye.AppendHeader(r)
-	}
-	ctx, cancel := context.WithTimeout(ctx, byeTimeout)
-	defer cancel()
-	metrics.SIPRequests.WithLabelValues("BYE", "out").Inc()
-	return l.dlg.WriteBye(ctx, bye)
+	return sendBye(ctx, l.dlg.InviteRequest.Contact().Address, cause, l.dlg.WriteBye, routes...)
 }
 
 // handleRequest serves requests within the caller's dialog.

@@ -240,14 +240,7 @@ func (l *outLeg) Hangup(ctx context.Context, cause call.Cause) error {
 	if c := res.Contact(); c != nil {
 		target = c.Address // RFC 3261 §12.1.2: the remote target
 	}
-	bye := sip.NewRequest(sip.BYE, *target.Clone())
-	if r := reasonHeader(cause); r != nil {
-		bye.AppendHeader(r)
-	}
-	ctx, cancel := context.WithTimeout(ctx, byeTimeout)
-	defer cancel()
-	metrics.SIPRequests.WithLabelValues("BYE", "out").Inc()
-	return l.dlg.WriteBye(ctx, bye)
+	return sendBye(ctx, target, cause, l.dlg.WriteBye)
 }
 
 // handleRequest serves the callee's requests within our dialog.

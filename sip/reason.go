@@ -1,11 +1,13 @@
 package sip
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/call"
+	"switchboard/metrics"
 )
 
 // byeTimeout bounds waiting for the 200 to our BYE (RFC 3261 Timer F, 64*T1).
@@ -60,4 +62,21 @@ func reasonPhrase(code int) string {
 		return "Decline"
 	}
 	return "Failed"
+}
+
+// sendBye ends a confirmed dialog toward target, saying why (RFC 3326), and
+// waits (bounded) for the 200. write is the dialog's WriteBye, which adds the
+// dialog's From, To, Call-ID and CSeq.
+func sendBye(ctx context.Context, target sip.Uri, cause call.Cause, write func(context.Context, *sip.Request) error, hdrs ...sip.Header) error {
+	bye := sip.NewRequest(sip.BYE, *target.Clone())
+	for _, h := range hdrs {
+		bye.AppendHeader(h)
+	}
+	if r := reasonHeader(cause); r != nil {
+		bye.AppendHeader(r)
+	}
+	ctx, cancel := context.WithTimeout(ctx, byeTimeout)
+	defer cancel()
+	metrics.SIPRequests.WithLabelValues("BYE", "out").Inc()
+	return write(ctx, bye)
 }
