@@ -1,0 +1,552 @@
+// Command loadgen is the media half of `make bench`: it places N calls
+// through the switchboard gateway (playing both the calling trunk and the
+// far end the gateway forwards to), holds them with paced G.711 RTP in both
+// directions, and measures the gateway while they are up: CPU, resident
+// memory per call, relayed packet rate, drops and relay latency.
+//
+// All RTP is sent by one goroutine with one ticker from preallocated
+// packets, and each socket is read by one goroutine, so the load generator
+// leaves as much of a small machine as it can to the gateway it measures.
+//
+// Results go to stdout and, with -out, to a file of key=value lines that
+// scripts/bench.sh turns into its table.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/netip"
+	"os"
+	"os/signal"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// options are the command-line settings.
+type options struct {
+	gateway, caller, callee netip.AddrPort
+	rtpIP                   netip.Addr
+	number                  string
+	callerCodec             uint8
+	calleeCodec             uint8
+	sockets                 int
+	calls                   int
+	observe                 int
+	rate                    float64
+	warmup, hold            time.Duration
+	timeout                 time.Duration
+	pid                     int
+	metricsURL              string
+	out                     string
+	logLevel                slog.Level
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	res, err := run(ctx, o, log)
+	if res != nil {
+		res.print(os.Stdout)
+		if o.out != "" {
+			if werr := res.writeFile(o.out); werr != nil {
+				fmt.Fprintln(os.Stderr, "loadgen:", werr)
+				os.Exit(1)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (options, error) {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	gateway := fs.String("gateway", "127.0.0.1:15060", "gateway SIP address (UDP) the calls are sent to")
+	callerAddr := fs.String("caller", "127.0.0.1:15071", "SIP address (UDP) of the calling side")
+	calleeAddr := fs.String("callee", "127.0.0.1:15070", "SIP address (UDP) of the answering side: the trunk's outbound proxy in the gateway's config")
+	rtpIP := fs.String("rtp-ip", "127.0.0.1", "address the RTP sockets bind to")
+	number := fs.String("number", "+15550100", "number dialled (the Request-URI user)")
+	callerCodec := fs.String("caller-codec", "pcmu", "codec the calling side offers: pcmu or pcma")
+	calleeCodec := fs.String("callee-codec", "pcmu", "codec the answering side picks when offered: pcmu or pcma (differs from -caller-codec: the gateway transcodes)")
+	sockets := fs.Int("sockets", 4, "RTP sockets shared by all streams (each has its own reader goroutine)")
+	calls := fs.Int("calls", 500, "calls to hold concurrently")
+	observe := fs.Int("observe", 0, "place no calls: wait until the gateway reports this many active calls (placed by another tool, e.g. SIPp), then measure")
+	rate := fs.Float64("rate", 100, "calls set up (and later torn down) per second")
+	warmup := fs.Duration("warmup", 3*time.Second, "time after the last call is up before measuring")
+	hold := fs.Duration("hold", 20*time.Second, "measurement window with all calls up")
+	timeout := fs.Duration("timeout", 3*time.Minute, "hard limit for the whole run")
+	pid := fs.Int("pid", 0, "gateway process ID, for CPU and memory from /proc (0: skip)")
+	metrics := fs.String("metrics", "http://127.0.0.1:18080/metrics", "gateway Prometheus endpoint")
+	out := fs.String("out", "", "also write the results as key=value lines to this file")
+	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	o := options{number: *number, sockets: *sockets, calls: *calls, observe: *observe, rate: *rate, warmup: *warmup,
+		hold: *hold, timeout: *timeout, pid: *pid, metricsURL: *metrics, out: *out}
+	var errs []error
+	addr := func(name, v string) netip.AddrPort {
+		a, err := netip.ParseAddrPort(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-%s: %w", name, err))
+		}
+		return a
+	}
+	o.gateway, o.caller, o.callee = addr("gateway", *gateway), addr("caller", *callerAddr), addr("callee", *calleeAddr)
+	var err error
+	if o.rtpIP, err = netip.ParseAddr(*rtpIP); err != nil {
+		errs = append(errs, fmt.Errorf("-rtp-ip: %w", err))
+	}
+	if o.callerCodec, err = codecByName(*callerCodec); err != nil {
+		errs = append(errs, fmt.Errorf("-caller-codec: %w", err))
+	}
+	if o.calleeCodec, err = codecByName(*calleeCodec); err != nil {
+		errs = append(errs, fmt.Errorf("-callee-codec: %w", err))
+	}
+	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("-log-level: %w", err))
+	}
+	if o.calls < 1 || o.rate <= 0 || o.sockets < 1 || o.hold <= 0 || o.warmup < 0 || o.observe < 0 {
+		errs = append(errs, errors.New("-calls, -rate, -sockets and -hold must be positive, -warmup and -observe not negative"))
+	}
+	return o, errors.Join(errs...)
+}
+
+// snapshot is everything sampled at one edge of the measurement window.
+type snapshot struct {
+	gw      procSample
+	self    procSample
+	machine machineSample
+	metrics scrape
+	rtp     counters
+	e2e     buckets
+	lag     buckets
+}
+
+func takeSnapshot(ctx context.Context, o options, eng *rtpEngine) (snapshot, error) {
+	var s snapshot
+	var errs []error
+	var err error
+	if o.pid > 0 {
+		s.gw, err = readProc(o.pid)
+		errs = append(errs, err)
+	}
+	s.self, err = readProc(0)
+	errs = append(errs, err)
+	s.machine, err = readMachine()
+	errs = append(errs, err)
+	s.metrics, err = scrapeMetrics(ctx, o.metricsURL)
+	errs = append(errs, err)
+	s.rtp = eng.snapshot()
+	s.e2e = eng.latency.cumulative()
+	s.lag = eng.lag.cumulative()
+	return s, errors.Join(errs...)
+}
+
+// run does one benchmark: set up, warm up, measure, tear down. It returns
+// what it measured even when it also returns an error.
+func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
+	if o.observe > 0 {
+		return observe(ctx, o, log)
+	}
+	sipLog := log.With("component", "sipgo")
+	stamp := o.callerCodec == o.calleeCodec
+	eng, err := newRTPEngine(o.rtpIP, o.sockets, stamp)
+	if err != nil {
+		return nil, err
+	}
+	rtpCtx, stopRTP := context.WithCancel(ctx)
+	defer func() { stopRTP(); eng.stop() }()
+	eng.start(rtpCtx)
+
+	calleeAg, err := newAgent(o.callee, "callee", sipLog)
+	if err != nil {
+		return nil, err
+	}
+	defer calleeAg.close()
+	callerAg, err := newAgent(o.caller, "caller", sipLog)
+	if err != nil {
+		return nil, err
+	}
+	defer callerAg.close()
+	ce := newCallee(calleeAg, eng, o.calleeCodec)
+	cr := newCaller(callerAg, eng, o.gateway, o.number, []uint8{o.callerCodec})
+	if err := calleeAg.serve(); err != nil {
+		return nil, err
+	}
+	if err := callerAg.serve(); err != nil {
+		return nil, err
+	}
+
+	r := &result{opts: o, transcoding: !stamp}
+	before, err := takeSnapshot(ctx, o, eng)
+	if err != nil {
+		return nil, fmt.Errorf("before calls: %w", err)
+	}
+	r.rssBefore = before.gw.RSSKiB
+
+	// Set up: one INVITE every 1/rate s, each call on its own goroutine.
+	calls, failures := setup(ctx, o, cr)
+	r.established = len(calls)
+	r.setupFailed = o.calls - len(calls)
+	r.setupFailures = failures
+	r.setupTime = time.Since(before.self.At)
+	log.Info("calls set up", "established", r.established, "failed", r.setupFailed, "took", r.setupTime)
+	defer teardownOnExit(calls, cr)
+
+	if r.established == 0 {
+		return r, fmt.Errorf("no call was established (%s)", strings.Join(failures, "; "))
+	}
+	if err := r.window(ctx, o, eng); err != nil {
+		return r, err
+	}
+	r.remoteHangups = cr.remoteHangups.Load()
+
+	// Tear down at the same rate, then wait for both ends to agree.
+	r.byeFailed = teardown(ctx, o, cr, calls)
+	calls = nil
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sc, err := scrapeMetrics(ctx, o.metricsURL)
+		if err == nil {
+			r.activeAfter = sc.get("switchboard_active_calls")
+			r.answeredTotal = sc.get(`switchboard_calls_total{outcome="answered"}`)
+		}
+		r.calleeLive = ce.live()
+		if (r.activeAfter == 0 && r.calleeLive == 0) || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling the gateway's gauge: there is no event to wait on
+	}
+	if o.pid > 0 {
+		if p, err := readProc(o.pid); err == nil {
+			r.rssAfter = p.RSSKiB
+		}
+	}
+	r.rejectedByCallee = ce.rejected.Load()
+	return r, nil
+}
+
+// observe measures calls another tool places: it samples the gateway's
+// memory before they start, waits until o.observe calls are up, then
+// measures the window like run does.
+func observe(ctx context.Context, o options, log *slog.Logger) (*result, error) {
+	// An engine without streams keeps the snapshot code path identical.
+	eng, err := newRTPEngine(o.rtpIP, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.stop()
+	r := &result{opts: o, observed: true}
+	before, err := takeSnapshot(ctx, o, eng)
+	if err != nil {
+		return nil, fmt.Errorf("before calls: %w", err)
+	}
+	r.rssBefore = before.gw.RSSKiB
+	if err := waitActive(ctx, o.metricsURL, float64(o.observe)); err != nil {
+		return r, err
+	}
+	r.setupTime = time.Since(before.self.At)
+	r.established = o.observe
+	log.Info("calls are up", "active", o.observe, "took", r.setupTime)
+	if err := r.window(ctx, o, eng); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// waitActive polls the gateway until it reports at least n active calls.
+func waitActive(ctx context.Context, url string, n float64) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		sc, err := scrapeMetrics(ctx, url)
+		if err == nil && sc.get("switchboard_active_calls") >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %v active calls: %w", n, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// window waits o.warmup, then measures for o.hold.
+func (r *result) window(ctx context.Context, o options, eng *rtpEngine) error {
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("warm-up: %w", ctx.Err())
+	case <-time.After(o.warmup):
+	}
+	s0, err := takeSnapshot(ctx, o, eng)
+	if err != nil {
+		return fmt.Errorf("window start: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("hold: %w", ctx.Err())
+	case <-time.After(o.hold):
+	}
+	s1, err := takeSnapshot(ctx, o, eng)
+	if err != nil {
+		return fmt.Errorf("window end: %w", err)
+	}
+	r.measure(s0, s1)
+	return nil
+}
+
+// setup places o.calls calls at o.rate per second and returns the answered
+// ones and a few distinct failure reasons.
+func setup(ctx context.Context, o options, cr *caller) ([]*outCall, []string) {
+	var (
+		mu       sync.Mutex
+		calls    []*outCall
+		reasons  = map[string]int{}
+		wg       sync.WaitGroup
+		interval = time.Duration(float64(time.Second) / o.rate)
+	)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for i := range o.calls {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			callCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			oc, err := cr.place(callCtx, fmt.Sprintf("+1555%07d", 2000000+i))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				reasons[err.Error()]++
+				return
+			}
+			calls = append(calls, oc)
+		}()
+	}
+	wg.Wait()
+	var out []string
+	for msg, n := range reasons {
+		out = append(out, fmt.Sprintf("%dx %s", n, msg))
+	}
+	sort.Strings(out)
+	return calls, out
+}
+
+// teardown hangs up calls at o.rate per second and returns how many BYEs failed.
+func teardown(ctx context.Context, o options, cr *caller, calls []*outCall) int {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+	)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
+	defer tick.Stop()
+	for i, oc := range calls {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := cr.hangup(byeCtx, oc); err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return failed
+}
+
+// teardownOnExit hangs up whatever is still up when run returns early, so
+// the gateway is not left with calls that only the RTP timeout would end.
+func teardownOnExit(calls []*outCall, cr *caller) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, oc := range calls {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = cr.hangup(ctx, oc) }()
+	}
+	wg.Wait()
+}
+
+// result is what one run measured.
+type result struct {
+	opts        options
+	transcoding bool
+	observed    bool // the calls were placed by another tool
+
+	established, setupFailed int
+	setupFailures            []string
+	setupTime                time.Duration
+
+	elapsed                  time.Duration // length of the measurement window
+	activeStart, activeEnd   float64
+	gwCPU, selfCPU, machine  float64 // % of the whole machine
+	rssBefore, rssAtN        uint64  // KiB
+	rssAfter                 uint64  // KiB, after teardown
+	relayedPPS, droppedPPS   float64
+	dropped                  float64
+	p50, p99, p999, mean     float64 // seconds, inside the gateway
+	sentPPS, recvPPS, loss   float64 // loss as a fraction, seen by the load generator
+	stray, skipped, sendErrs uint64
+	e2e50, e2e99             float64 // seconds, loopback send to receive
+	lag99, lagMax            float64 // seconds, pacer lateness
+
+	remoteHangups, rejectedByCallee uint64
+	byeFailed                       int
+	activeAfter, answeredTotal      float64
+	calleeLive                      int
+}
+
+// measure fills the window figures from the snapshots at its edges.
+func (r *result) measure(s0, s1 snapshot) {
+	r.elapsed = s1.self.At.Sub(s0.self.At)
+	secs := r.elapsed.Seconds()
+	ncpu := float64(runtime.NumCPU())
+	if r.opts.pid > 0 {
+		gwSecs := s1.gw.At.Sub(s0.gw.At).Seconds()
+		r.gwCPU = (s1.gw.CPU - s0.gw.CPU).Seconds() / gwSecs / ncpu * 100
+		r.rssAtN = s1.gw.RSSKiB
+	}
+	r.selfCPU = (s1.self.CPU - s0.self.CPU).Seconds() / secs / ncpu * 100
+	if dt := s1.machine.Total - s0.machine.Total; dt > 0 {
+		r.machine = float64(s1.machine.Busy-s0.machine.Busy) / float64(dt) * 100
+	}
+	m0, m1 := s0.metrics, s1.metrics
+	r.activeStart, r.activeEnd = m0.get("switchboard_active_calls"), m1.get("switchboard_active_calls")
+	r.relayedPPS = (m1.get("switchboard_rtp_packets_relayed_total") - m0.get("switchboard_rtp_packets_relayed_total")) / secs
+	r.dropped = m1.get("switchboard_rtp_packets_dropped_total") - m0.get("switchboard_rtp_packets_dropped_total")
+	r.droppedPPS = r.dropped / secs
+	lat := m1.latency.sub(m0.latency)
+	r.p50, r.p99, r.p999 = lat.quantile(0.50), lat.quantile(0.99), lat.quantile(0.999)
+	if n := lat.count(); n > 0 {
+		r.mean = (m1.get(latencyMetric+"_sum") - m0.get(latencyMetric+"_sum")) / n
+	} else {
+		r.mean = math.NaN()
+	}
+	sent, recv := s1.rtp.Sent-s0.rtp.Sent, s1.rtp.Recv-s0.rtp.Recv
+	r.sentPPS, r.recvPPS = float64(sent)/secs, float64(recv)/secs
+	if sent > 0 {
+		r.loss = math.Max(0, 1-float64(recv)/float64(sent))
+	}
+	r.stray, r.skipped, r.sendErrs = s1.rtp.Stray-s0.rtp.Stray, s1.rtp.Skipped-s0.rtp.Skipped, s1.rtp.SendErrors-s0.rtp.SendErrors
+	e2e := s1.e2e.sub(s0.e2e)
+	r.e2e50, r.e2e99 = e2e.quantile(0.50), e2e.quantile(0.99)
+	lag := s1.lag.sub(s0.lag)
+	r.lag99, r.lagMax = lag.quantile(0.99), lag.quantile(1)
+}
+
+// rssPerCall is the gateway's resident memory growth per established call, KiB.
+func (r *result) rssPerCall() float64 {
+	if r.established == 0 || r.rssAtN == 0 {
+		return math.NaN()
+	}
+	return (float64(r.rssAtN) - float64(r.rssBefore)) / float64(r.established)
+}
+
+// fields lists the results as key=value pairs in a stable order. Durations
+// are in microseconds, memory in KiB, CPU in percent of the whole machine.
+func (r *result) fields() [][2]string {
+	us := func(s float64) string { return fmt.Sprintf("%.1f", s*1e6) }
+	f1 := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+	return [][2]string{
+		{"calls_requested", fmt.Sprint(r.opts.calls)},
+		{"calls_established", fmt.Sprint(r.established)},
+		{"calls_failed", fmt.Sprint(r.setupFailed)},
+		{"setup_seconds", fmt.Sprintf("%.2f", r.setupTime.Seconds())},
+		{"transcoding", fmt.Sprint(r.transcoding)},
+		{"observed", fmt.Sprint(r.observed)},
+		{"window_seconds", fmt.Sprintf("%.2f", r.elapsed.Seconds())},
+		{"active_calls_start", f1(r.activeStart)},
+		{"active_calls_end", f1(r.activeEnd)},
+		{"gw_cpu_pct", f1(r.gwCPU)},
+		{"loadgen_cpu_pct", f1(r.selfCPU)},
+		{"machine_cpu_pct", f1(r.machine)},
+		{"rss_before_kib", fmt.Sprint(r.rssBefore)},
+		{"rss_at_n_kib", fmt.Sprint(r.rssAtN)},
+		{"rss_per_call_kib", f1(r.rssPerCall())},
+		{"rss_after_kib", fmt.Sprint(r.rssAfter)},
+		{"relayed_pps", fmt.Sprintf("%.0f", r.relayedPPS)},
+		{"expected_pps", fmt.Sprint(r.established * 2 * int(time.Second/frameInterval))},
+		{"dropped", fmt.Sprintf("%.0f", r.dropped)},
+		{"relay_p50_us", us(r.p50)},
+		{"relay_p99_us", us(r.p99)},
+		{"relay_p999_us", us(r.p999)},
+		{"relay_mean_us", us(r.mean)},
+		{"sent_pps", fmt.Sprintf("%.0f", r.sentPPS)},
+		{"recv_pps", fmt.Sprintf("%.0f", r.recvPPS)},
+		{"loss_pct", fmt.Sprintf("%.3f", r.loss*100)},
+		{"e2e_p50_us", us(r.e2e50)},
+		{"e2e_p99_us", us(r.e2e99)},
+		{"stray_packets", fmt.Sprint(r.stray)},
+		{"pacer_skipped", fmt.Sprint(r.skipped)},
+		{"pacer_lag_p99_us", us(r.lag99)},
+		{"pacer_lag_max_us", us(r.lagMax)},
+		{"send_errors", fmt.Sprint(r.sendErrs)},
+		{"remote_hangups", fmt.Sprint(r.remoteHangups)},
+		{"bye_failed", fmt.Sprint(r.byeFailed)},
+		{"active_after", f1(r.activeAfter)},
+		{"callee_live_after", fmt.Sprint(r.calleeLive)},
+	}
+}
+
+// print writes a readable summary.
+func (r *result) print(w io.Writer) {
+	for _, kv := range r.fields() {
+		fmt.Fprintf(w, "%-20s %s\n", kv[0], kv[1])
+	}
+	for _, f := range r.setupFailures {
+		fmt.Fprintf(w, "setup failure: %s\n", f)
+	}
+}
+
+// writeFile writes the key=value lines to path.
+func (r *result) writeFile(path string) error {
+	var b strings.Builder
+	for _, kv := range r.fields() {
+		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestCallerCalleeDirect runs a call from the caller straight to the callee
+// (no gateway) on loopback: SIP dialog, SDP both ways, RTP both ways, BYE.
+func TestCallerCalleeDirect(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	// Two sockets: the caller's stream gets one and the callee's the other,
+	// so each side's packets arrive from a port that names a stream.
+	e := startEngine(t, 2, true)
+	any0 := netip.AddrPortFrom(loopback, 0)
+	calleeAg, err := newAgent(any0, "callee", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer calleeAg.close()
+	callerAg, err := newAgent(any0, "caller", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callerAg.close()
+	ce := newCallee(calleeAg, e, ptPCMU)
+	cr := newCaller(callerAg, e, calleeAg.addr, "+15550100", []uint8{ptPCMU, ptPCMA})
+	if err := calleeAg.serve(); err != nil {
+		t.Fatal(err)
+	}
+	if err := callerAg.serve(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	oc, err := cr.place(ctx, "+15552000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the callee's stream", func() bool { return ce.answered.Load() == 1 && ce.live() == 1 })
+	if got := oc.stream.pkt[1] & 0x7F; got != ptPCMU {
+		t.Errorf("caller sends PT %d, want the answer's PCMU", got)
+	}
+	waitFor(t, "RTP both ways", func() bool { return e.snapshot().Recv >= 20 })
+	if n := e.streams(); n != 2 {
+		t.Errorf("streams = %d, want 2 (one per side)", n)
+	}
+	if err := cr.hangup(ctx, oc); err != nil {
+		t.Fatalf("BYE: %v", err)
+	}
+	waitFor(t, "the callee to see the BYE", func() bool { return ce.ended.Load() == 1 && ce.live() == 0 })
+	if n := e.streams(); n != 0 {
+		t.Errorf("streams after hangup = %d, want 0", n)
+	}
+	if err := cr.hangup(ctx, oc); err != nil {
+		t.Errorf("second hangup: %v, want a no-op", err)
+	}
+	if c := e.snapshot(); c.SendErrors != 0 {
+		t.Errorf("send errors = %d", c.SendErrors)
+	}
+	if n := cr.remoteHangups.Load(); n != 0 {
+		t.Errorf("remote hangups = %d, want 0", n)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if o.calls != 500 || o.callerCodec != ptPCMU || o.gateway != netip.MustParseAddrPort("127.0.0.1:15060") {
+		t.Errorf("defaults = %+v", o)
+	}
+	o, err = parseFlags([]string{"-callee-codec", "pcma", "-observe", "20"})
+	if err != nil || o.calleeCodec != ptPCMA || o.observe != 20 {
+		t.Errorf("-callee-codec pcma -observe 20: %+v, %v", o, err)
+	}
+	for _, bad := range [][]string{
+		{"-caller-codec", "g729"},
+		{"-gateway", "nowhere"},
+		{"-calls", "0"},
+		{"-observe", "-1"},
+		{"-log-level", "loud"},
+	} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+func TestResultMeasure(t *testing.T) {
+	inf := math.Inf(1)
+	t0 := time.Unix(1000, 0)
+	t1 := t0.Add(10 * time.Second)
+	mk := func(at time.Time, gwCPU time.Duration, relayed, active float64, cum []float64, sent, recv uint64) snapshot {
+		return snapshot{
+			gw:   procSample{At: at, CPU: gwCPU, RSSKiB: 40000},
+			self: procSample{At: at},
+			metrics: scrape{
+				values: map[string]float64{
+					"switchboard_rtp_packets_relayed_total": relayed,
+					"switchboard_rtp_packets_dropped_total": 0,
+					"switchboard_active_calls":              active,
+					latencyMetric + "_sum":                  relayed * 5e-6,
+				},
+				latency: buckets{le: []float64{1e-6, 1e-5, inf}, cum: cum},
+			},
+			rtp: counters{Sent: sent, Recv: recv},
+		}
+	}
+	r := &result{opts: options{pid: 1}, established: 500, rssBefore: 15000}
+	// 4 s of gateway CPU in 10 s is 20 % of a 2-core machine.
+	r.measure(
+		mk(t0, 1*time.Second, 1000, 500, []float64{0, 1000, 1000}, 1000, 1000),
+		mk(t1, 5*time.Second, 501000, 500, []float64{0, 501000, 501000}, 501000, 500500),
+	)
+	checks := []struct {
+		name      string
+		got, want float64
+	}{
+		{"gateway CPU, % of the machine", r.gwCPU, 4.0 / 10 / float64(runtime.NumCPU()) * 100},
+		{"relayed pps", r.relayedPPS, 50000},
+		{"p50 (interpolated in (1, 10] µs)", r.p50, 5.5e-6},
+		{"mean", r.mean, 5e-6},
+		{"loss", r.loss, 0.001},
+		{"rss per call", r.rssPerCall(), 50},
+	}
+	for _, c := range checks {
+		if math.Abs(c.got-c.want) > 1e-9*math.Max(1, math.Abs(c.want)) {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}

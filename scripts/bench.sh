@@ -1,0 +1,450 @@
+#!/usr/bin/env bash
+# End-to-end load benchmark of the switchboard gateway (the second half of
+# `make bench`; the first half is the media/store Go micro-benchmarks).
+#
+#   1. Call setups: SIPp uac -> gateway -> SIPp uas, 1 s calls without media,
+#      at a fixed offered rate for a while, then at higher steps.
+#   2. Concurrent calls with media: bench/loadgen places N calls and streams
+#      G.711 at 50 packets/s in both directions of each (independent streams,
+#      so the gateway relays N x 100 packets/s); the same with the two legs
+#      on different codecs (PCMU <-> PCMA transcoding); a SIPp cross-check
+#      (SIPp rtp_stream on the calling side, SIPp -rtp_echo on the far end)
+#      measured by loadgen -observe; and a headroom step at twice N.
+#
+# Every run gets a fresh gateway (so memory per call is not blurred by an
+# earlier run), is bounded in call count and time, and stays on 127.0.0.1.
+# Everything started here is stopped on exit. It installs nothing: run
+# scripts/install-test-deps.sh (or `make deps`) first.
+#
+# Exit status: 0 when every run completed without failed calls, 1 when a run
+# broke (failed calls, a tool or the gateway died). Performance figures short
+# of their targets are marked MISS in the table; set BENCH_STRICT=1 to make
+# those fail the script too.
+#
+# Knobs (environment): BENCH_SETUP_RATE (200), BENCH_SETUP_SECS (20),
+# BENCH_SETUP_STEPS ("400 800"), BENCH_STEP_SECS (10), BENCH_CALLS (500),
+# BENCH_HOLD_SECS (20), BENCH_HEADROOM_CALLS (2 x BENCH_CALLS, 0 to skip),
+# BENCH_KEEP=1 keeps the work directory (configs, logs, SIPp stats).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+# Ports away from the defaults (5060, 8080, RTP 20000-20999) that the tests
+# and `make run` use, so a benchmark can run beside them.
+SIP_PORT=15060      # gateway SIP (UDP+TCP)
+UAS_PORT=15070      # far end: the trunk's outbound proxy (SIPp uas / loadgen callee)
+UAC_PORT=15071      # calling side (SIPp uac / loadgen caller)
+HTTP_PORT=18080     # gateway /metrics
+CP_UAS=18888        # SIPp control ports
+CP_UAC=18889
+MP_UAS=16010        # SIPp media ports (each also binds +2)
+MP_UAC=16100
+# Gateway RTP: above the 20000-32000 band where the tests pick their
+# (random) SIPp and gateway ports, so 500-1000 calls' worth of sockets here
+# does not take a port a concurrent test is about to bind. Ports the kernel
+# handed out as ephemeral ones meanwhile are skipped by the gateway's pool.
+RTP_PORTS="40000-49999"
+METRICS="http://127.0.0.1:${HTTP_PORT}/metrics"
+
+SETUP_RATE=${BENCH_SETUP_RATE:-200}
+SETUP_SECS=${BENCH_SETUP_SECS:-20}
+SETUP_STEPS=${BENCH_SETUP_STEPS:-400 800}
+STEP_SECS=${BENCH_STEP_SECS:-10}
+CALLS=${BENCH_CALLS:-500}
+HOLD_SECS=${BENCH_HOLD_SECS:-20}
+HEADROOM_CALLS=${BENCH_HEADROOM_CALLS:-$((2 * CALLS))}
+CALL_MS=1000        # length of a setup-test call (SIPp -d)
+
+# Targets.
+T_SETUP=200         # setups/s with no failed call
+T_CALLS=500         # concurrent relayed G.711 calls ...
+T_CPU=50            # ... using less than this % of the whole machine
+T_P99_US=1000       # relay latency p99
+T_RSS_KIB=64        # resident memory per call
+
+NCPU=$(nproc)
+FAILED=0
+MISSED=0
+
+log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for tool in sipp sox curl awk go ss nproc; do
+  command -v "$tool" >/dev/null 2>&1 ||
+    die "'$tool' not found; run scripts/install-test-deps.sh (make deps) first"
+done
+
+WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
+PIDS=()
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${PIDS[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$status" -ne 0 ]; then
+    log "work directory kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+# ---------------------------------------------------------------- helpers
+
+# cpu_ticks PID: user+system time in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the command name, which may hold spaces).
+cpu_ticks() {
+  [ -r "/proc/$1/stat" ] || die "process $1 is gone (the gateway crashed? see ${GW_DIR:-$WORK}/gateway.log)"
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+clk_tck() { getconf CLK_TCK 2>/dev/null || echo 100; }
+now() { date +%s.%N; }
+
+# metric NAME: the value of one series from the gateway's /metrics.
+metric() {
+  curl -fsS --max-time 5 "$METRICS" | awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "nan" }'
+}
+
+# wait_udp PORT SECONDS: until something listens on 127.0.0.1:PORT/udp.
+wait_udp() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    [ -n "$(ss -Hlun "sport = :$1")" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# port_free PORT: nothing bound to PORT (UDP or TCP).
+port_free() { [ -z "$(ss -Hlntu "sport = :$1")" ]; }
+
+GW_PID=""
+GW_DIR=""
+
+# start_gateway NAME: a fresh gateway with its own data directory.
+start_gateway() {
+  GW_DIR="$WORK/$1"
+  mkdir -p "$GW_DIR"
+  cat >"$GW_DIR/config.yaml" <<EOF
+sip: { listen: "127.0.0.1:${SIP_PORT}", max_message_size: 8192 }
+rtp: { address: "127.0.0.1", ports: "${RTP_PORTS}", timeout: 30s }
+http: { listen: "127.0.0.1:${HTTP_PORT}" }
+data_dir: "${GW_DIR}/data"
+default_region: "US"
+drain_timeout: 10s
+trunks:
+  - name: carrier
+    inbound: { allow: ["127.0.0.0/8"] }
+    outbound: { proxy: "sip:127.0.0.1:${UAS_PORT}" }
+users: [ { id: alice, name: "Alice", token: "t" } ]
+numbers:
+  - { number: "+15550100", trunk: carrier, owner: alice, ringing: forward, forward_to: "+15550199", ring_timeout: 10s }
+EOF
+  "$GW" -config "$GW_DIR/config.yaml" -log-level warn >"$GW_DIR/gateway.log" 2>&1 &
+  GW_PID=$!
+  PIDS+=("$GW_PID")
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$GW_PID" 2>/dev/null || { tail -5 "$GW_DIR/gateway.log" >&2; die "gateway ($1) exited at start"; }
+    curl -fsS --max-time 1 -o /dev/null "$METRICS" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "gateway ($1) did not serve $METRICS within 10 s"
+}
+
+# stop_gateway: SIGTERM and wait for the drain (no calls are left by then).
+stop_gateway() {
+  [ -n "$GW_PID" ] || return 0
+  kill "$GW_PID" 2>/dev/null || true
+  wait "$GW_PID" 2>/dev/null || true
+  forget_pid "$GW_PID"
+  GW_PID=""
+}
+
+UAS_PID=""
+
+# start_uas [ARGS...]: SIPp's built-in uas on UAS_PORT, in the background.
+start_uas() {
+  local out
+  out=$(cd "$WORK" && sipp -sn uas -i 127.0.0.1 -p "$UAS_PORT" -mp "$MP_UAS" -cp "$CP_UAS" \
+    -nostdin -bg -trace_err -error_file "$WORK/uas_errors.log" "$@" 2>&1) || true
+  UAS_PID=$(printf '%s' "$out" | sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p')
+  [ -n "$UAS_PID" ] || die "SIPp uas did not start: $out"
+  PIDS+=("$UAS_PID")
+  wait_udp "$UAS_PORT" 5 || die "SIPp uas is not listening on $UAS_PORT"
+}
+
+stop_uas() {
+  [ -n "$UAS_PID" ] || return 0
+  kill "$UAS_PID" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 50; i++)); do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.1; done
+  forget_pid "$UAS_PID"
+  UAS_PID=""
+}
+
+# sipp_stats CSV CALLS: reads SIPp's -trace_stat file (a header row, then a
+# row per second and a final one) and prints
+#   successful failed retransmissions avg_setup_ms sustained_rate
+# where sustained_rate is successful calls per second between the first and
+# the last periodic row strictly inside the run (0 < successful < CALLS), so
+# start-up and the tail of the last calls do not dilute it.
+sipp_stats() {
+  awk -F';' -v m="$2" '
+    function ms(v, a) { split(v, a, ":"); return ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4] / 1000 }
+    NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+    {
+      split($h["CurrentTime"], t, "\t"); s = $h["SuccessfulCall(C)"] + 0
+      if (s > 0 && s < m) { if (!n++) { t0 = t[3]; s0 = s } t1 = t[3]; s1 = s }
+      last = $0
+    }
+    END {
+      $0 = last
+      rate = (n >= 2 && t1 > t0) ? (s1 - s0) / (t1 - t0) : 0
+      printf "%d %d %d %.1f %.1f\n", $h["SuccessfulCall(C)"], $h["FailedCall(C)"], \
+        $h["Retransmissions(C)"], ms($h["ResponseTime1(C)"]), rate
+    }' "$1"
+}
+
+# --------------------------------------------------------------- build
+
+if [ -n "${SWITCHBOARD_BIN:-}" ]; then
+  GW=$SWITCHBOARD_BIN
+else
+  GW="$WORK/switchboard"
+  log "building the gateway"
+  go build -o "$GW" ./cmd/switchboard
+fi
+LOADGEN="$WORK/loadgen"
+log "building bench/loadgen"
+go build -o "$LOADGEN" ./bench/loadgen
+sox -n -r 8000 -c 1 -e u-law "$WORK/tone.wav" synth 5 sine 1000
+
+for p in "$SIP_PORT" "$UAS_PORT" "$UAC_PORT" "$HTTP_PORT" "$CP_UAS" "$CP_UAC"; do
+  port_free "$p" || die "port $p is in use (another benchmark running?)"
+done
+
+# ------------------------------------------------- 1. call setup rate
+
+declare -a S_RATE S_OK S_FAIL S_RETR S_SETUP_MS S_ACHIEVED S_GWCPU S_SIPPCPU
+run_setup_step() { # RATE SECONDS
+  local rate=$1 secs=$2 calls=$(($1 * $2)) csv="$WORK/setup_$1.csv" tfile="$WORK/setup_$1.time"
+  local c0 c1 t0 t1 rc=0
+  log "setup: ${rate} calls/s for ${secs} s (${calls} calls of ${CALL_MS} ms)"
+  c0=$(cpu_ticks "$GW_PID"); t0=$(now)
+  # bash's `time` gives SIPp's own CPU (it shares the 2 cores with the gateway).
+  { TIMEFORMAT='%U %S'; time sipp -sn uac "127.0.0.1:$SIP_PORT" -i 127.0.0.1 -p "$UAC_PORT" \
+      -mp "$MP_UAC" -cp "$CP_UAC" -s +15550100 -r "$rate" -m "$calls" -l $((rate * 3)) -d "$CALL_MS" \
+      -nostdin -timeout $((secs + 30))s -timeout_error -trace_stat -stf "$csv" -fd 1 \
+      -trace_err -error_file "$WORK/uac_errors_$rate.log" >"$WORK/setup_$rate.out" 2>&1; } 2>"$tfile" || rc=$?
+  t1=$(now); c1=$(cpu_ticks "$GW_PID")
+  local ok fail retr setup_ms achieved
+  read -r ok fail retr setup_ms achieved < <(sipp_stats "$csv" "$calls")
+  fail=$((calls - ok)) # calls that never completed count as failed too
+  S_RATE+=("$rate"); S_OK+=("$ok"); S_FAIL+=("$fail"); S_RETR+=("$retr")
+  S_SETUP_MS+=("$setup_ms"); S_ACHIEVED+=("$achieved")
+  S_GWCPU+=("$(awk -v d=$((c1 - c0)) -v hz="$(clk_tck)" -v t0="$t0" -v t1="$t1" -v n="$NCPU" \
+    'BEGIN { printf "%.1f", d / hz / (t1 - t0) / n * 100 }')")
+  S_SIPPCPU+=("$(awk -v t0="$t0" -v t1="$t1" -v n="$NCPU" '{ printf "%.1f", ($1 + $2) / (t1 - t0) / n * 100 }' "$tfile")")
+  if [ "$rc" -ne 0 ] || [ "$fail" -ne 0 ]; then
+    log "setup at ${rate}/s: SIPp exit $rc, $fail failed calls (see $WORK/uac_errors_$rate.log)"
+    [ "$rate" = "$SETUP_RATE" ] && FAILED=1
+  fi
+}
+
+start_gateway setup
+start_uas
+for step in "$SETUP_RATE:$SETUP_SECS" $(for r in $SETUP_STEPS; do echo "$r:$STEP_SECS"; done); do
+  run_setup_step "${step%%:*}" "${step##*:}"
+done
+SETUP_ANSWERED=$(metric 'switchboard_calls_total{outcome="answered"}')
+SETUP_RSS=$(rss_kib "$GW_PID")
+stop_uas
+stop_gateway
+
+# ------------------------------------------- 2. concurrent calls with media
+
+declare -A R
+# load_results NAME FILE: loadgen's key=value lines into R[NAME.key].
+load_results() {
+  local k v
+  while IFS='=' read -r k v; do R["$1.$k"]=$v; done <"$2"
+}
+
+# run_loadgen NAME CALLS RATE HOLD [loadgen flags...]
+run_loadgen() {
+  local name=$1 calls=$2 rate=$3 hold=$4 rc=0
+  shift 4
+  log "media ($name): $calls calls at ${rate}/s, ${hold} s measured"
+  start_gateway "$name"
+  "$LOADGEN" -gateway "127.0.0.1:$SIP_PORT" -caller "127.0.0.1:$UAC_PORT" -callee "127.0.0.1:$UAS_PORT" \
+    -calls "$calls" -rate "$rate" -warmup 3s -hold "${hold}s" -timeout 150s \
+    -pid "$GW_PID" -metrics "$METRICS" -out "$WORK/$name.env" "$@" >"$WORK/$name.out" 2>&1 || rc=$?
+  stop_gateway
+  if [ "$rc" -ne 0 ] || [ ! -s "$WORK/$name.env" ]; then
+    tail -5 "$WORK/$name.out" >&2
+    log "media ($name): loadgen failed (exit $rc)"
+    FAILED=1
+    return 0
+  fi
+  load_results "$name" "$WORK/$name.env"
+  if [ "${R[$name.calls_failed]}" != 0 ] || [ "${R[$name.remote_hangups]}" != 0 ]; then
+    log "media ($name): ${R[$name.calls_failed]} calls failed, ${R[$name.remote_hangups]} hung up by the gateway"
+    grep '^setup failure' "$WORK/$name.out" >&2 || true
+    [ "$name" = relay ] && FAILED=1
+  fi
+}
+
+run_loadgen relay "$CALLS" 100 "$HOLD_SECS"
+run_loadgen transcode "$CALLS" 100 15 -caller-codec pcmu -callee-codec pcma
+
+# SIPp cross-check: real SIPp streams through the gateway; loadgen -observe
+# only measures. Calls last long enough to outlive the window.
+run_sipp_media() {
+  local name=sipp calls=$CALLS rc=0 obs rss0
+  log "media (sipp): $calls SIPp calls with rtp_stream + rtp_echo"
+  start_gateway "$name"
+  start_uas -rtp_echo
+  rss0=$(rss_kib "$GW_PID")
+  "$LOADGEN" -observe "$calls" -warmup 2s -hold 10s -timeout 60s -pid "$GW_PID" -metrics "$METRICS" \
+    -out "$WORK/$name.env" >"$WORK/$name.out" 2>&1 &
+  obs=$!
+  PIDS+=("$obs")
+  (cd "$WORK" && exec sipp -sf "$ROOT/bench/sipp/uac_rtp.xml" "127.0.0.1:$SIP_PORT" -i 127.0.0.1 \
+    -p "$UAC_PORT" -mp "$MP_UAC" -cp "$CP_UAC" -s +15550100 -r 100 -m "$calls" -l $((calls + 50)) \
+    -d 22000 -nostdin -timeout 60s -timeout_error -trace_stat -stf "$WORK/sipp_media.csv" \
+    -trace_err -error_file "$WORK/uac_errors_media.log" >"$WORK/sipp_media.out" 2>&1) || rc=$?
+  wait "$obs" || rc=$((rc ? rc : 1))
+  forget_pid "$obs"
+  stop_uas
+  stop_gateway
+  if [ -s "$WORK/$name.env" ]; then
+    load_results "$name" "$WORK/$name.env"
+    R[$name.rss_before_kib]=$rss0
+    R[$name.rss_per_call_kib]=$(awk -v a="${R[$name.rss_at_n_kib]}" -v b="$rss0" -v n="$calls" \
+      'BEGIN { printf "%.1f", (a - b) / n }')
+  fi
+  local ok fail
+  read -r ok fail _ < <(sipp_stats "$WORK/sipp_media.csv" "$calls")
+  R[$name.sipp_ok]=$ok
+  R[$name.sipp_failed]=$((calls - ok))
+  if [ "$rc" -ne 0 ]; then
+    log "media (sipp): exit $rc, $((calls - ok)) of $calls SIPp calls failed (see $WORK/uac_errors_media.log)"
+  fi
+}
+run_sipp_media
+
+if [ "$HEADROOM_CALLS" -gt 0 ]; then
+  run_loadgen headroom "$HEADROOM_CALLS" 200 10
+fi
+
+# ------------------------------------------------------------------ table
+
+# Comparisons that treat a missing figure ("n/a", "nan") as false.
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a == a + 0 && a + 0 >= b + 0) }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a == a + 0 && a + 0 <= b + 0) }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a == a + 0 && a + 0 < b + 0) }'; }
+g() { printf '%s' "${R[$1]:-n/a}"; }
+
+# row FIGURE MEASURED TARGET COMMAND...: one line of the targets table; the
+# figure meets its target when COMMAND succeeds.
+row() {
+  local figure=$1 measured=$2 target=$3 v=PASS
+  shift 3
+  if ! "$@"; then v=MISS; MISSED=$((MISSED + 1)); fi
+  printf '%-47s %-30s %-19s %s\n' "$figure" "$measured" "$target" "$v"
+}
+
+# The highest setup step that kept its offered rate (within 2 %: the rate is
+# measured between 1-second statistics rows) with no failed call.
+best=0
+for i in "${!S_RATE[@]}"; do
+  if [ "${S_FAIL[$i]}" = 0 ] && ge "${S_ACHIEVED[$i]}" "$(awk -v r="${S_RATE[$i]}" 'BEGIN { print r * 0.98 }')"; then
+    [ "${S_RATE[$i]}" -gt "$best" ] && best=${S_RATE[$i]}
+  fi
+done
+relay_all_up() {
+  [ "$(g relay.calls_failed)" = 0 ] && [ "$(g relay.remote_hangups)" = 0 ] &&
+    ge "$(g relay.calls_established)" "$T_CALLS" && ge "$(g relay.active_calls_end)" "$T_CALLS"
+}
+# The gateway relayed what it was offered, and the load generator offered
+# (nearly) the ideal N x 100 packets/s: it skips packets when it is not
+# scheduled for over 20 ms, which a shared 2-core machine does now and then.
+relay_rate_ok() {
+  ge "$(g relay.relayed_pps)" "$(awk -v e="$(g relay.sent_pps)" 'BEGIN { print e * 0.99 }')" &&
+    ge "$(g relay.sent_pps)" "$(awk -v e="$(g relay.expected_pps)" 'BEGIN { print e * 0.97 }')"
+}
+transcode_ok() { lt "$(g transcode.gw_cpu_pct)" "$T_CPU" && lt "$(g transcode.relay_p99_us)" "$T_P99_US"; }
+
+TABLE="$WORK/table.txt"
+{
+  echo
+  echo "== Switchboard end-to-end benchmark ($NCPU CPUs: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo); $(go env GOVERSION))"
+  echo
+  echo "-- 1. call setups: SIPp uac -> gateway -> SIPp uas, ${CALL_MS} ms calls, no media"
+  printf '%-10s %8s %8s %8s %9s %12s %8s %10s\n' offered/s answered failed retrans setup_ms sustained/s gw_cpu% sipp_cpu%
+  for i in "${!S_RATE[@]}"; do
+    printf '%-10s %8s %8s %8s %9s %12s %8s %10s\n' "${S_RATE[$i]}" "${S_OK[$i]}" "${S_FAIL[$i]}" "${S_RETR[$i]}" \
+      "${S_SETUP_MS[$i]}" "${S_ACHIEVED[$i]}" "${S_GWCPU[$i]}" "${S_SIPPCPU[$i]}"
+  done
+  echo "   setup_ms: SIPp's mean INVITE -> 200 OK through both legs; sustained/s: answered calls per second"
+  echo "   between SIPp's 1-second statistics rows; cpu% of the whole ${NCPU}-core machine over the SIPp run."
+  echo "   Gateway after $SETUP_ANSWERED answered calls: RSS ${SETUP_RSS} KiB."
+  echo
+  echo "-- 2. concurrent calls with G.711 media, 50 packets/s each way per call (figures over the window)"
+  printf '%-10s %6s %7s %7s %8s %8s %8s %7s %7s %7s %8s %9s\n' run calls gw_cpu% lg_cpu% relay/s expect/s dropped loss% p50_us p99_us p999_us rss/call
+  for n in relay transcode sipp headroom; do
+    [ -n "${R[$n.calls_established]:-}" ] || continue
+    lg=$(g "$n.loadgen_cpu_pct"); loss=$(g "$n.loss_pct")
+    [ "$n" = sipp ] && { lg=-; loss=-; }
+    printf '%-10s %6s %7s %7s %8s %8s %8s %7s %7s %7s %8s %9s\n' "$n" "$(g "$n.calls_established")" \
+      "$(g "$n.gw_cpu_pct")" "$lg" "$(g "$n.relayed_pps")" "$(g "$n.expected_pps")" "$(g "$n.dropped")" "$loss" \
+      "$(g "$n.relay_p50_us")" "$(g "$n.relay_p99_us")" "$(g "$n.relay_p999_us")" "$(g "$n.rss_per_call_kib")"
+  done
+  echo "   relay: same codec on both legs; transcode: PCMU <-> PCMA; sipp: SIPp rtp_stream + rtp_echo"
+  echo "   ($(g sipp.sipp_failed) SIPp calls failed); headroom: ${HEADROOM_CALLS} calls. p50/p99/p999: the gateway's"
+  echo "   read->write latency histogram. loss: sent by the load generator but not received back."
+  echo "   rss/call in KiB. lg_cpu%: the load generator (it shares the machine). End-to-end through"
+  echo "   loopback as the load generator saw it (relay run): p50 $(g relay.e2e_p50_us) us, p99 $(g relay.e2e_p99_us) us."
+  echo
+  echo "-- targets"
+  printf '%-47s %-30s %-19s %s\n' figure measured target verdict
+  row "sustained call setups/s, 0 failed" "${best}/s" ">= ${T_SETUP}/s" ge "$best" "$T_SETUP"
+  row "concurrent relayed G.711 calls" "$(g relay.calls_established) (gauge $(g relay.active_calls_end))" ">= ${T_CALLS}" relay_all_up
+  row "gateway CPU at those calls (whole machine)" "$(g relay.gw_cpu_pct)%" "< ${T_CPU}%" lt "$(g relay.gw_cpu_pct)" "$T_CPU"
+  row "relayed packets/s (offered by loadgen; ideal)" "$(g relay.relayed_pps) ($(g relay.sent_pps); $(g relay.expected_pps))" \
+    ">= 99% offered" relay_rate_ok
+  row "packets dropped by the gateway" "$(g relay.dropped)" "0" le "$(g relay.dropped)" 0
+  row "relay latency p50 / p99" "$(g relay.relay_p50_us) / $(g relay.relay_p99_us) us" "p99 < ${T_P99_US} us" \
+    lt "$(g relay.relay_p99_us)" "$T_P99_US"
+  row "gateway RSS per call" "$(g relay.rss_per_call_kib) KiB" "<= ${T_RSS_KIB} KiB" le "$(g relay.rss_per_call_kib)" "$T_RSS_KIB"
+  row "transcoding: gateway CPU / p99" "$(g transcode.gw_cpu_pct)% / $(g transcode.relay_p99_us) us" \
+    "< ${T_CPU}% / < ${T_P99_US} us" transcode_ok
+} >"$TABLE"
+cat "$TABLE"
+
+if [ "$FAILED" -ne 0 ]; then
+  log "some runs failed (see above); work directory: $WORK"
+  exit 1
+fi
+if [ "$MISSED" -ne 0 ]; then
+  log "$MISSED figure(s) short of target"
+  [ "${BENCH_STRICT:-0}" = 1 ] && exit 1
+fi
+exit 0
