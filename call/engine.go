@@ -42,12 +42,14 @@ type Config struct {
 
 // Engine runs calls. It is safe for concurrent use.
 type Engine struct {
-	cfg     Config
-	numbers map[string]*Number
-	store   *store.Store
-	dialer  Dialer
-	stats   *media.Stats
-	log     *slog.Logger
+	cfg      Config
+	numbers  map[string]*Number
+	store    *store.Store
+	dialer   Dialer
+	ringer   Ringer
+	contacts CallerDirectory
+	stats    *media.Stats
+	log      *slog.Logger
 
 	draining atomic.Bool
 	active   atomic.Int64
@@ -79,6 +81,12 @@ func New(cfg Config, st *store.Store, dialer Dialer, stats *media.Stats, log *sl
 	return e
 }
 
+// SetRinger sets who rings users' browsers. Call it before calls arrive.
+func (e *Engine) SetRinger(r Ringer) { e.ringer = r }
+
+// SetContacts sets the directory that matches callers to contacts.
+func (e *Engine) SetContacts(d CallerDirectory) { e.contacts = d }
+
 // Accepting reports whether new calls are taken; false while draining.
 func (e *Engine) Accepting() bool { return !e.draining.Load() }
 
@@ -101,6 +109,12 @@ func (e *Engine) HandleInbound(leg InboundLeg) error {
 	if e.draining.Load() {
 		return ErrDraining
 	}
+	e.spawn(func() { e.runInbound(leg) })
+	return nil
+}
+
+// spawn runs one call in its own goroutine, counted for Drain and metrics.
+func (e *Engine) spawn(run func()) {
 	e.wg.Add(1)
 	e.active.Add(1)
 	metrics.ActiveCalls.Inc()
@@ -114,9 +128,8 @@ func (e *Engine) HandleInbound(leg InboundLeg) error {
 			}
 			e.wg.Done()
 		}()
-		e.runInbound(leg)
+		run()
 	}()
-	return nil
 }
 
 // Drain stops taking calls, lets running calls finish until ctx is done,

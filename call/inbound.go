@@ -3,36 +3,31 @@ package call
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
-	"switchboard/media"
 	"switchboard/metrics"
+	"switchboard/phone"
 	"switchboard/store"
 )
 
-// setupTimeout bounds one signalling step we wait on (an ACK, a final
-// response to our BYE); RFC 3261 §17.1.1.2 Timer B is 64*T1 = 32 s.
-const setupTimeout = 32 * time.Second
-
-// inboundCall is the state of one inbound call while it runs.
+// inboundCall is a call from a trunk to one of our numbers.
 type inboundCall struct {
-	e      *Engine
-	log    *slog.Logger
-	caller InboundLeg
-	callee Leg
-	num    *Number
-	rec    store.CallRecord
-	bridge *media.Bridge
-
+	session
+	num *Number
 	// where the caller stands with the 1xx we sent: 0 none, 1 ringing, 2 early media
 	progressSent int
 }
 
-// progress is one provisional event from the dialer.
+// progress is one provisional event from a ringing attempt.
 type progress struct {
 	leg   Leg
 	early bool
+}
+
+// attempt is one device being rung: the forward target or the owner's browsers.
+type attempt struct {
+	name string // "forward" or "browser"
+	run  func(ctx context.Context, prog func(Leg, bool)) (Leg, error)
 }
 
 func (e *Engine) runInbound(caller InboundLeg) {
@@ -45,106 +40,198 @@ func (e *Engine) runInbound(caller InboundLeg) {
 		return
 	}
 	c := &inboundCall{
-		e:      e,
-		caller: caller,
-		num:    num,
-		rec: store.CallRecord{
-			Direction: "inbound",
-			Number:    num.E164,
-			Caller:    caller.Caller(),
-			Callee:    num.ForwardTo,
-			Trunk:     caller.Trunk(),
-			Legs:      []store.Leg{caller.Info()},
-			StartedAt: time.Now().UTC(),
+		session: session{
+			e:      e,
+			caller: caller,
+			in:     caller,
+			rec: store.CallRecord{
+				Direction: store.DirectionInbound,
+				Number:    num.E164,
+				Caller:    caller.Caller(),
+				Callee:    num.ForwardTo,
+				Trunk:     caller.Trunk(),
+				Legs:      []store.Leg{caller.Info()},
+				StartedAt: time.Now().UTC(),
+			},
 		},
+		num: num,
 	}
-	if err := e.store.CreateCall(&c.rec); err != nil {
-		// The call goes on: a caller must not lose the call because the disk
-		// is full; /healthz turns red and the log says what was lost.
-		e.log.Error("call record not written", "error", err, "number", num.E164)
+	if num.Ringing == "browser" {
+		c.rec.Callee = "user:" + num.Owner
 	}
-	c.log = e.log.With("call", c.rec.ID, "number", num.E164, "caller", c.rec.Caller)
+	c.rec.CallerID = e.callerID(caller.Caller())
+	c.open()
 	c.log.Info("inbound call", "trunk", caller.Trunk(), "ringing", num.Ringing)
 	c.run(ctx)
 }
 
-func (c *inboundCall) run(ctx context.Context) {
-	switch c.num.Ringing {
-	case "forward", "both":
-		// "both" also rings the owner's browsers once the softphone exists;
-		// until then the forward target is the only device.
-	default:
-		// Browser ringing needs connected agents; none can be reached yet.
-		c.finish(ctx, store.OutcomeMissed, CauseUnavailable, SideSystem, 0)
-		return
+// callerID matches the caller to a contact, if a directory is set.
+func (e *Engine) callerID(caller string) *store.CallerID {
+	if e.contacts == nil {
+		return nil
 	}
-	if c.num.ForwardTo == "" {
-		c.finish(ctx, store.OutcomeMissed, CauseUnavailable, SideSystem, 0)
-		return
-	}
-	callee, err := c.dial(ctx)
+	n, err := phone.Normalize(caller, e.cfg.DefaultRegion)
 	if err != nil {
-		c.dialFailed(ctx, err)
+		return nil
+	}
+	if id, ok := e.contacts.Lookup(n); ok {
+		return &id
+	}
+	return nil
+}
+
+// attempts lists who rings for this number: the forward target, the owner's
+// browsers, or both at once (first answer wins).
+func (c *inboundCall) attempts() []attempt {
+	var out []attempt
+	if (c.num.Ringing == "browser" || c.num.Ringing == "both") && c.e.ringer != nil && c.num.Owner != "" {
+		req := RingRequest{
+			CallID:        c.rec.ID,
+			User:          c.num.Owner,
+			Number:        c.num.E164,
+			NumberName:    c.num.Name,
+			Caller:        c.rec.Caller,
+			CallerDisplay: c.callerDisplay(),
+			Contact:       c.rec.CallerID,
+		}
+		_, req.Prefer, _ = c.caller.Media()
+		out = append(out, attempt{name: "browser", run: func(ctx context.Context, prog func(Leg, bool)) (Leg, error) {
+			if !c.e.ringer.Available(req.User) {
+				return nil, &DialError{Cause: CauseUnavailable, Reason: "nobody available"}
+			}
+			prog(nil, false) // the browsers ring now: 180 to the caller
+			return c.e.ringer.Ring(ctx, req)
+		}})
+	}
+	if (c.num.Ringing == "forward" || c.num.Ringing == "both") && c.num.ForwardTo != "" {
+		_, prefer, _ := c.caller.Media()
+		out = append(out, attempt{name: "forward", run: func(ctx context.Context, prog func(Leg, bool)) (Leg, error) {
+			return c.e.dialer.Dial(ctx, DialRequest{
+				Trunk:    c.num.Trunk,
+				To:       c.num.ForwardTo,
+				From:     c.in.Caller(),
+				Prefer:   prefer,
+				Progress: prog,
+			})
+		}})
+	}
+	return out
+}
+
+func (c *inboundCall) callerDisplay() string {
+	if n, err := phone.Normalize(c.rec.Caller, c.e.cfg.DefaultRegion); err == nil {
+		return phone.Format(n)
+	}
+	return c.rec.Caller
+}
+
+func (c *inboundCall) run(ctx context.Context) {
+	atts := c.attempts()
+	if len(atts) == 0 {
+		c.finish(ctx, store.OutcomeMissed, CauseUnavailable, SideSystem, 0)
+		return
+	}
+	callee, err := c.ring(ctx, atts)
+	if err != nil {
+		c.ringFailed(ctx, err)
 		return
 	}
 	c.callee = callee
 	c.answered(ctx)
 }
 
-// dial rings the forward target until it answers, fails, the ring timeout
-// passes, or the caller gives up.
-func (c *inboundCall) dial(ctx context.Context) (Leg, error) {
-	ringCtx, cancel := context.WithTimeoutCause(ctx, c.num.RingTimeout, errRingTimeout)
-	defer cancel()
-	prog := make(chan progress, 4)
+// ring runs every attempt at once until one answers, all fail, the ring
+// timeout passes or the caller gives up. The losers are cancelled; one that
+// answered in the same instant is hung up.
+func (c *inboundCall) ring(ctx context.Context, atts []attempt) (Leg, error) {
+	ringCtx, cancelRing := context.WithTimeoutCause(ctx, c.num.RingTimeout, errRingTimeout)
+	defer cancelRing()
+	prog := make(chan progress, 8)
 	type result struct {
 		leg Leg
 		err error
 	}
-	res := make(chan result, 1)
-	_, prefer, _ := c.caller.Media()
-	go func() {
-		leg, err := c.e.dialer.Dial(ringCtx, DialRequest{
-			Trunk:  c.num.Trunk,
-			To:     c.num.ForwardTo,
-			From:   c.caller.Caller(),
-			Prefer: prefer,
-			Progress: func(l Leg, early bool) {
+	res := make(chan result, len(atts))
+	cancels := make([]context.CancelCauseFunc, len(atts))
+	for i, a := range atts {
+		actx, cancel := context.WithCancelCause(ringCtx)
+		cancels[i] = cancel
+		go func() {
+			leg, err := a.run(actx, func(l Leg, early bool) {
 				select {
 				case prog <- progress{l, early}:
 				default: // a burst of 18x: the first ones are enough
 				}
-			},
-		})
-		res <- result{leg, err}
-	}()
-	for {
+			})
+			res <- result{leg, err}
+		}()
+	}
+	cancelAll := func(cause error) {
+		for _, cancel := range cancels {
+			cancel(cause)
+		}
+	}
+	// drain collects the attempts still running and hangs up any that answered.
+	drain := func(pending int, cause Cause) {
+		for range pending {
+			if r := <-res; r.leg != nil {
+				_ = r.leg.Hangup(ctx, cause)
+			}
+		}
+	}
+	pending := len(atts)
+	var errs []error
+	for pending > 0 {
 		select {
 		case p := <-prog:
 			c.progress(ctx, p)
 		case <-c.caller.Done():
-			// CANCEL from the caller: stop ringing. If the callee answered in
-			// the same instant (the CANCEL/200 race), hang it up.
-			cancel()
-			r := <-res
-			if r.leg != nil {
-				_ = r.leg.Hangup(ctx, CauseCancelled)
-			}
+			// CANCEL from the caller: stop ringing everywhere (the CANCEL/200 race
+			// is settled in drain: an answer in the same instant is hung up).
+			cancelAll(errCallerGone)
+			drain(pending, CauseCancelled)
 			return nil, errCallerGone
 		case <-c.e.stop:
-			cancel()
-			r := <-res
-			if r.leg != nil {
-				_ = r.leg.Hangup(ctx, CauseShutdown)
-			}
+			cancelAll(errShutdown)
+			drain(pending, CauseShutdown)
 			return nil, errShutdown
 		case r := <-res:
-			if r.err != nil && errors.Is(context.Cause(ringCtx), errRingTimeout) {
-				return nil, &DialError{Cause: CauseNoAnswer, Reason: "no answer within " + c.num.RingTimeout.String()}
+			pending--
+			if r.err == nil && r.leg != nil {
+				cancelAll(ErrAnsweredElsewhere)
+				drain(pending, CauseNormal)
+				return r.leg, nil
 			}
-			return r.leg, r.err
+			if errors.Is(context.Cause(ringCtx), errRingTimeout) {
+				r.err = &DialError{Cause: CauseNoAnswer, Reason: "no answer within " + c.num.RingTimeout.String()}
+			}
+			errs = append(errs, r.err)
 		}
 	}
+	return nil, worstOf(errs)
+}
+
+// worstOf picks the failure the caller should hear when every device failed:
+// busy before declined before no answer before unavailable (RFC 3261 §16.7
+// picks the "best" response similarly for forking).
+func worstOf(errs []error) error {
+	rank := map[Cause]int{CauseBusy: 6, CauseDeclined: 5, CauseNoAnswer: 4, CauseUnavailable: 3, CauseIncompatible: 2, CauseFailed: 1}
+	var best *DialError
+	var other error
+	for _, err := range errs {
+		var de *DialError
+		if !errors.As(err, &de) {
+			other = err
+			continue
+		}
+		if best == nil || rank[de.Cause] > rank[best.Cause] {
+			best = de
+		}
+	}
+	if best != nil {
+		return best
+	}
+	return other
 }
 
 var (
@@ -156,40 +243,22 @@ var (
 // progress relays a 180/183 to the caller. With early media from the callee
 // the bridge starts now, so the caller hears the far end's ringback.
 func (c *inboundCall) progress(ctx context.Context, p progress) {
-	if p.early && c.progressSent < 2 {
+	if p.early && c.progressSent < 2 && p.leg != nil {
 		if c.startBridge(p.leg) {
-			if err := c.caller.Progress(ctx, true); err == nil {
+			if err := c.in.Progress(ctx, true); err == nil {
 				c.progressSent = 2
 				return
 			}
 		}
 	}
 	if c.progressSent == 0 {
-		if err := c.caller.Progress(ctx, false); err == nil {
+		if err := c.in.Progress(ctx, false); err == nil {
 			c.progressSent = 1
 		}
 	}
 }
 
-// startBridge connects the caller's and callee's media once both are known.
-func (c *inboundCall) startBridge(callee Leg) bool {
-	if c.bridge != nil {
-		return true
-	}
-	aEP, aDir, ok := c.caller.Media()
-	if !ok {
-		return false
-	}
-	bEP, bDir, ok := callee.Media()
-	if !ok {
-		return false
-	}
-	c.bridge = media.NewBridge(aEP, bEP, aDir, bDir, c.e.stats)
-	c.bridge.Start()
-	return true
-}
-
-func (c *inboundCall) dialFailed(ctx context.Context, err error) {
+func (c *inboundCall) ringFailed(ctx context.Context, err error) {
 	switch {
 	case errors.Is(err, errCallerGone):
 		c.finish(ctx, store.OutcomeCancelled, CauseCancelled, SideCaller, 487)
@@ -202,7 +271,7 @@ func (c *inboundCall) dialFailed(ctx context.Context, err error) {
 	if !errors.As(err, &de) {
 		de = &DialError{Cause: CauseFailed, Reason: err.Error()}
 	}
-	c.log.Info("forward target did not answer", "cause", de.Cause, "code", de.Code, "reason", de.Reason)
+	c.log.Info("nobody answered", "cause", de.Cause, "code", de.Code, "reason", de.Reason)
 	outcome := store.OutcomeFailed
 	switch de.Cause {
 	case CauseBusy:
@@ -211,17 +280,17 @@ func (c *inboundCall) dialFailed(ctx context.Context, err error) {
 		outcome = store.OutcomeMissed
 	}
 	side := SideCallee
-	if de.Cause == CauseNoAnswer && de.Code == 0 {
-		side = SideSystem // our ring timeout ended it, not the callee
+	if de.Code == 0 && (de.Cause == CauseNoAnswer || de.Cause == CauseUnavailable) {
+		side = SideSystem // our ring timeout or nobody to ring, not the callee
 	}
 	c.finish(ctx, outcome, de.Cause, side, 0)
 }
 
-// answered connects the caller once the callee took the call, then relays
-// until either side hangs up or media stops.
+// answered connects the caller once a callee took the call.
 func (c *inboundCall) answered(ctx context.Context) {
+	c.rec.Callee = calleeName(c.callee, c.rec.Callee)
 	c.startBridge(c.callee) // no-op with early media already flowing
-	if err := c.caller.Answer(ctx); err != nil {
+	if err := c.in.Answer(ctx); err != nil {
 		// The caller cancelled in the same instant, or never ACKed.
 		cause, side, outcome := CauseCancelled, SideCaller, store.OutcomeCancelled
 		select {
@@ -230,126 +299,22 @@ func (c *inboundCall) answered(ctx context.Context) {
 			cause, side, outcome = CauseFailed, SideSystem, store.OutcomeFailed
 		}
 		c.log.Info("caller leg not answered", "error", err)
-		_ = c.callee.Hangup(ctx, cause)
 		c.finish(ctx, outcome, cause, side, 0)
 		return
 	}
 	if !c.startBridge(c.callee) {
 		// Should not happen: after ACK both legs have negotiated media.
-		_ = c.callee.Hangup(ctx, CauseIncompatible)
-		_ = c.caller.Hangup(ctx, CauseIncompatible)
 		c.finish(ctx, store.OutcomeFailed, CauseIncompatible, SideSystem, 0)
 		return
 	}
-	// The 200's SDP is final: it may differ from an earlier 183's (RFC 3264 §8).
-	if _, bDir, ok := c.callee.Media(); ok {
-		c.bridge.SetDirection(media.SideB, bDir)
-	}
-	now := time.Now().UTC()
-	c.rec.AnsweredAt = &now
-	c.rec.Legs[0] = c.caller.Info() // a late offer learnt its codec from the ACK
-	c.rec.Legs = append(c.rec.Legs, c.callee.Info())
-	rec := c.rec
-	if err := c.e.store.UpdateCall(c.rec.ID, func(r *store.CallRecord) error {
-		r.AnsweredAt = rec.AnsweredAt
-		r.Legs = rec.Legs
-		return nil
-	}); err != nil {
-		c.log.Error("call record not updated on answer", "error", err)
-	}
-	c.log.Info("call answered", "callee", c.rec.Callee)
-	c.talk(ctx)
+	c.connected(ctx)
 }
 
-// talk runs the answered call.
-func (c *inboundCall) talk(ctx context.Context) {
-	started := time.Now()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var aHeld, bHeld bool
-	for {
-		select {
-		case <-c.caller.Done():
-			_ = c.callee.Hangup(ctx, CauseNormal)
-			c.finish(ctx, store.OutcomeAnswered, CauseNormal, SideCaller, 0)
-			return
-		case <-c.callee.Done():
-			_ = c.caller.Hangup(ctx, CauseNormal)
-			c.finish(ctx, store.OutcomeAnswered, CauseNormal, SideCallee, 0)
-			return
-		case u := <-c.caller.Updates():
-			aHeld = u.Held
-			c.bridge.SetDirection(media.SideA, u.Dir)
-			c.bridge.SetSendEnabled(media.SideA, u.Send)
-		case u := <-c.callee.Updates():
-			bHeld = u.Held
-			c.bridge.SetDirection(media.SideB, u.Dir)
-			c.bridge.SetSendEnabled(media.SideB, u.Send)
-		case <-c.e.stop:
-			_ = c.callee.Hangup(ctx, CauseShutdown)
-			_ = c.caller.Hangup(ctx, CauseShutdown)
-			c.finish(ctx, store.OutcomeAnswered, CauseShutdown, SideSystem, 0)
-			return
-		case now := <-tick.C:
-			if aHeld || bHeld || c.e.cfg.RTPTimeout <= 0 {
-				continue
-			}
-			last := c.bridge.LastPacket()
-			if last.Before(started) {
-				last = started
-			}
-			if now.Sub(last) >= c.e.cfg.RTPTimeout {
-				c.log.Warn("no RTP: hanging up", "silent_for", now.Sub(last).Round(time.Second))
-				_ = c.callee.Hangup(ctx, CauseRTPTimeout)
-				_ = c.caller.Hangup(ctx, CauseRTPTimeout)
-				c.finish(ctx, store.OutcomeAnswered, CauseRTPTimeout, SideSystem, 0)
-				return
-			}
-		}
+// calleeName is what the record calls the answering device: the browser
+// leg's user, or the forward number.
+func calleeName(l Leg, def string) string {
+	if info := l.Info(); info.Kind == "webrtc" && info.Peer != "" {
+		return info.Peer
 	}
-}
-
-// finish ends the call: rejects the caller if still unanswered, stops media
-// and closes the record.
-func (c *inboundCall) finish(ctx context.Context, outcome store.Outcome, cause Cause, side string, code int) {
-	if c.bridge != nil {
-		c.bridge.Stop()
-	}
-	if c.rec.AnsweredAt == nil && cause != CauseCancelled {
-		if code == 0 {
-			code = cause.SIPStatus()
-		}
-		_ = c.caller.Reject(ctx, cause, code)
-	} else if c.rec.AnsweredAt == nil {
-		_ = c.caller.Hangup(ctx, cause)
-	}
-	if c.callee != nil {
-		_ = c.callee.Hangup(ctx, cause)
-	}
-	now := time.Now().UTC()
-	c.rec.EndedAt = &now
-	c.rec.Outcome = outcome
-	c.rec.HangupCause = cause.String()
-	c.rec.HangupSide = side
-	if code == 0 && c.rec.AnsweredAt == nil {
-		code = cause.SIPStatus()
-	}
-	if code != 0 {
-		c.rec.SIPCode = code
-	}
-	if c.rec.AnsweredAt != nil {
-		c.rec.DurationSeconds = now.Sub(*c.rec.AnsweredAt).Seconds()
-		if c.rec.SIPCode == 0 {
-			c.rec.SIPCode = 200
-		}
-	}
-	rec := c.rec
-	if err := c.e.store.UpdateCall(rec.ID, func(r *store.CallRecord) error {
-		*r = rec
-		return nil
-	}); err != nil {
-		c.log.Error("call record not closed", "error", err)
-	}
-	metrics.CallsTotal.WithLabelValues(string(outcome)).Inc()
-	c.log.Info("call ended", "outcome", outcome, "cause", cause, "side", side, "duration_s", rec.DurationSeconds)
+	return def
 }

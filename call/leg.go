@@ -21,9 +21,10 @@ const (
 type Leg interface {
 	// Info describes the leg for the call record.
 	Info() store.Leg
-	// Media returns the leg's RTP endpoint and what it speaks. ok is false
-	// until offer/answer has completed (a late-offer INVITE learns it from the ACK).
-	Media() (ep *media.Endpoint, dir media.Direction, ok bool)
+	// Media returns the leg's media port (a UDP endpoint for SIP, a WebRTC
+	// peer for browsers) and what it speaks. ok is false until offer/answer
+	// has completed (a late-offer INVITE learns it from the ACK).
+	Media() (port media.Port, dir media.Direction, ok bool)
 	// Updates delivers media changes after re-INVITE or UPDATE (hold, resume,
 	// new codec). The channel is never closed.
 	Updates() <-chan MediaUpdate

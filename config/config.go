@@ -22,6 +22,7 @@ type Config struct {
 	Trunks        []Trunk       // yaml "trunks"
 	Users         []User        // yaml "users"
 	Numbers       []Number      // yaml "numbers"
+	Contacts      []Contact     // yaml "contacts": caller ID directory; see Contact.
 }
 
 // SIP configures the SIP listener.

@@ -308,6 +308,11 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 				cfg.Users = append(cfg.Users, u)
 			})
 		},
+		"contacts": func(n *yaml.Node, p string) {
+			d.sequence(n, p, func(_ int, item *yaml.Node, ip string) {
+				cfg.Contacts = append(cfg.Contacts, d.contact(item, ip))
+			})
+		},
 		"numbers": func(n *yaml.Node, p string) {
 			d.sequence(n, p, func(_ int, item *yaml.Node, ip string) {
 				num := defaultNumber()

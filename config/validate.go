@@ -40,6 +40,7 @@ func (d *decoder) validate(c *Config) {
 	d.validateTrunks(c)
 	d.validateUsers(c)
 	d.validateNumbers(c)
+	d.validateContacts(c)
 }
 
 func (d *decoder) validateSIP(s *SIP) {

@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -74,16 +75,22 @@ type outSide struct {
 	_       [64]byte
 }
 
-// Bridge relays RTP between two endpoints, A and B, for the length of a
-// call. Each far end sees one continuous stream from the bridge's own SSRC
+// Bridge relays RTP between two ports, A and B, for the length of a call. Each far end sees one continuous stream from the bridge's own SSRC
 // even when the source behind it changes (announcement, then the other
 // party). G.711 µ-law and A-law are transcoded in place when the sides
 // differ, and RFC 4733 events are relayed with each side's payload type.
 //
-// The bridge owns its endpoints: Stop closes them, which releases their
-// ports.
+// A side that is a UDP *Endpoint takes a fast path: the bridge reads its
+// socket directly, so it sees each datagram's source for symmetric RTP
+// latching (and counts foreign packets as drops), and knows when the far
+// end is on hold. Any other Port (a WebRTC peer) is driven through
+// ReadRTP/WriteRTP.
+//
+// The bridge owns its ports: Stop closes them, which releases their
+// sockets.
 type Bridge struct {
-	ep          [2]*Endpoint
+	port        [2]Port
+	ep          [2]*Endpoint // port[i] when it is a UDP endpoint, else nil
 	stats       *Stats
 	dirs        atomic.Uint32
 	sendEnabled [2]atomic.Bool
@@ -103,11 +110,14 @@ type Bridge struct {
 // NewBridge returns a bridge between a and b, where side A speaks aDir and
 // side B speaks bDir. stats is shared by the bridges of the process; nil
 // gives the bridge private statistics. Call Start to begin relaying.
-func NewBridge(a, b *Endpoint, aDir, bDir Direction, stats *Stats) *Bridge {
+func NewBridge(a, b Port, aDir, bDir Direction, stats *Stats) *Bridge {
 	if stats == nil {
 		stats = new(Stats)
 	}
-	br := &Bridge{ep: [2]*Endpoint{a, b}, stats: stats}
+	br := &Bridge{port: [2]Port{a, b}, stats: stats}
+	for i, p := range br.port {
+		br.ep[i], _ = p.(*Endpoint)
+	}
 	br.dirs.Store(packDirections(aDir, bDir))
 	for i := range br.out {
 		br.sendEnabled[i].Store(true)
@@ -142,8 +152,8 @@ func (b *Bridge) Start() {
 	go b.run(SideB)
 }
 
-// Stop stops relaying: it closes both endpoints (releasing their ports to
-// the pool) and waits for the reader goroutines to exit. It is idempotent
+// Stop stops relaying: it closes both ports (an endpoint releases its
+// port pair to the pool) and waits for the reader goroutines to exit. It is idempotent
 // and safe to call concurrently; every call returns after the goroutines
 // have exited.
 func (b *Bridge) Stop() {
@@ -151,14 +161,14 @@ func (b *Bridge) Stop() {
 		b.mu.Lock()
 		b.stopped = true
 		b.mu.Unlock()
-		for _, ep := range b.ep {
-			if err := ep.Close(); err != nil {
-				slog.Warn("media: close endpoint", "port", ep.LocalPort(), "err", err)
+		for _, p := range b.port {
+			if err := p.Close(); err != nil {
+				slog.Warn("media: close port", "port", describePort(p), "err", err)
 			}
 		}
 		b.wg.Wait()
 		aToB, bToA, dropped := b.Counters()
-		slog.Debug("media: bridge stopped", "a_port", b.ep[SideA].LocalPort(), "b_port", b.ep[SideB].LocalPort(),
+		slog.Debug("media: bridge stopped", "a", describePort(b.port[SideA]), "b", describePort(b.port[SideB]),
 			"a_to_b", aToB, "b_to_a", bToA, "dropped", dropped)
 	})
 }
@@ -216,23 +226,41 @@ func (b *Bridge) Counters() (aToB, bToA, dropped uint64) {
 		b.out[SideA].dropped.Load() + b.out[SideB].dropped.Load()
 }
 
+// describePort names a port for logs.
+func describePort(p Port) string {
+	if s, ok := p.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("%T", p)
+}
+
 // run is the reader goroutine of side from: read, relay, write, until the
-// endpoint is closed.
+// port is closed.
 func (b *Bridge) run(from Side) {
 	defer b.wg.Done()
-	in, to := b.ep[from], from.Other()
-	out := b.ep[to]
+	to := from.Other()
+	inEP, outEP := b.ep[from], b.ep[to] // nil unless UDP: the fast path
+	in, out := b.port[from], b.port[to]
 	dir := &b.out[to]
 	buf := make([]byte, maxPacket+1) // one spare byte detects oversize packets
 	for {
-		n, src, err := in.rtp.ReadFromUDPAddrPort(buf)
+		var n int
+		var src netip.AddrPort
+		var err error
+		if inEP != nil {
+			n, src, err = inEP.rtp.ReadFromUDPAddrPort(buf)
+		} else {
+			n, err = in.ReadRTP(buf)
+		}
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			// A Port other than an Endpoint fails only when it is closed
+			// or dead (the Port contract).
+			if inEP == nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			// Transient (e.g. an ICMP error surfaced by the kernel): the
 			// socket is still usable.
-			slog.Debug("media: RTP read", "port", in.LocalPort(), "err", err)
+			slog.Debug("media: RTP read", "port", inEP.LocalPort(), "err", err)
 			continue
 		}
 		start := monoNow()
@@ -243,7 +271,12 @@ func (b *Bridge) run(from Side) {
 			pkt, dst, v = b.relay(from, buf[:n], src, start)
 		}
 		if v == verdictSend {
-			if _, err := out.rtp.WriteToUDPAddrPort(pkt, dst); err != nil {
+			if outEP != nil {
+				_, err = outEP.rtp.WriteToUDPAddrPort(pkt, dst)
+			} else {
+				err = out.WriteRTP(pkt)
+			}
+			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
 					return
 				}

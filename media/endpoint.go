@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -190,6 +191,56 @@ func (e *Endpoint) accept(src netip.AddrPort) bool {
 		}
 	}
 }
+
+// ReadRTP implements Port: it blocks for the next RTP packet from the far
+// end. Datagrams that are not RTP (RTCP on the RTP port, RFC 5761 §4; junk)
+// and, once latched, packets from any source but the latched one are
+// discarded here, so they can neither latch nor be injected. It returns an
+// error wrapping net.ErrClosed once the endpoint is closed.
+//
+// The bridge does not use it: it reads the socket itself so it can count
+// every discarded datagram. ReadRTP is for other consumers of a Port.
+func (e *Endpoint) ReadRTP(b []byte) (int, error) {
+	for {
+		n, src, err := e.rtp.ReadFromUDPAddrPort(b)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return 0, err
+			}
+			// Transient (an ICMP error surfaced by the kernel): the
+			// socket is still usable.
+			slog.Debug("media: RTP read", "port", e.port, "err", err)
+			continue
+		}
+		pkt := b[:n]
+		if isRTCP(pkt) {
+			continue
+		}
+		if _, _, ok := rtpPayload(pkt); !ok {
+			continue
+		}
+		// Validate before accepting: a stray datagram must not latch.
+		if e.accept(src) {
+			return n, nil
+		}
+	}
+}
+
+// WriteRTP implements Port: it sends one RTP packet to Destination. When
+// there is no destination (no address known yet, or hold, RFC 3264 §8.4)
+// the packet is discarded and WriteRTP returns nil: not sending is what the
+// far end asked for.
+func (e *Endpoint) WriteRTP(b []byte) error {
+	dst := e.Destination()
+	if !dst.IsValid() {
+		return nil
+	}
+	_, err := e.rtp.WriteToUDPAddrPort(b, dst)
+	return err
+}
+
+// String describes the endpoint for logs: "udp:" and its RTP port.
+func (e *Endpoint) String() string { return "udp:" + strconv.Itoa(e.port) }
 
 // Close closes both sockets, which unblocks any reader, and returns the
 // port pair to the pool. It is idempotent; later calls return the first

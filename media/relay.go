@@ -108,7 +108,9 @@ func transcodeTable(from, to uint8) *[256]byte {
 
 // relay handles one packet received on side from with source src at
 // monotonic time now: it rewrites pkt in place for the other side and
-// returns the bytes to send and where to send them. It is the whole
+// returns the bytes to send and where to send them. src and the returned
+// address matter only for a side that is a UDP Endpoint; for other ports
+// they are the zero value. It is the whole
 // per-packet decision, without the socket calls, so it can be measured on
 // its own.
 func (b *Bridge) relay(from Side, pkt []byte, src netip.AddrPort, now int64) ([]byte, netip.AddrPort, verdict) {
@@ -122,7 +124,7 @@ func (b *Bridge) relay(from Side, pkt []byte, src netip.AddrPort, now int64) ([]
 	}
 	// Validate before accepting: a stray non-RTP datagram (a port scan, a
 	// STUN keepalive) must not become the latched source.
-	if !b.ep[from].accept(src) {
+	if ep := b.ep[from]; ep != nil && !ep.accept(src) {
 		return nil, netip.AddrPort{}, verdictDrop
 	}
 	// Any well-formed RTP from the far end (comfort noise too) proves the
@@ -154,8 +156,14 @@ func (b *Bridge) relay(from Side, pkt []byte, src netip.AddrPort, now int64) ([]
 	}
 
 	st := &b.out[to].outStream
-	dst := b.ep[to].Destination()
-	if !dst.IsValid() || !b.sendEnabled[to].Load() {
+	var dst netip.AddrPort
+	held := !b.sendEnabled[to].Load()
+	if ep := b.ep[to]; ep != nil {
+		// Invalid: no address known yet, or SDP hold (RFC 3264 §8.4).
+		dst = ep.Destination()
+		held = held || !dst.IsValid()
+	}
+	if held {
 		// Nothing goes out now; when sending resumes the stream continues
 		// like a new source (contiguous seq, timestamp advanced by the
 		// hold's duration, marker set).

@@ -57,7 +57,7 @@ func (m *legMedia) negotiated() bool {
 }
 
 // Media implements call.Leg.
-func (m *legMedia) Media() (*media.Endpoint, media.Direction, bool) {
+func (m *legMedia) Media() (media.Port, media.Direction, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.remote == nil {

@@ -54,6 +54,22 @@ type Leg struct {
 	Codec  string `json:"codec,omitempty"`   // "PCMU" | "PCMA"
 }
 
+// CallerID is the contact matched to a call's external number: what the
+// ringing browser shows before answering and what the call log keeps, so the
+// record still says who called after the contact changes.
+type CallerID struct {
+	Name    string `json:"name"`
+	Company string `json:"company,omitempty"`
+	Deal    *Deal  `json:"deal,omitempty"`
+}
+
+// Deal is the contact's open sales deal shown with the caller ID.
+type Deal struct {
+	Name     string  `json:"name"`
+	Amount   float64 `json:"amount"`
+	Currency string  `json:"currency"` // ISO 4217 code such as "USD"
+}
+
 // CallRecord is the persisted history entry of one call. Its JSON form is
 // the shape served by the REST API.
 type CallRecord struct {
@@ -72,6 +88,7 @@ type CallRecord struct {
 	HangupCause     string     `json:"hangup_cause,omitempty"` // e.g. "normal_clearing","no_answer","rtp_timeout","user_busy","shutdown"
 	HangupSide      string     `json:"hangup_side,omitempty"`  // "caller" | "callee" | "system"
 	SIPCode         int        `json:"sip_code,omitempty"`     // final SIP status sent to the caller
+	CallerID        *CallerID  `json:"caller_id,omitempty"`    // contact matched to the external party; nil when unknown
 }
 
 // normalize puts r in its stored form: times in UTC, a non-nil Legs slice

@@ -133,7 +133,7 @@ func TestCallRecordJSONShape(t *testing.T) {
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"trunk", "answered_at", "ended_at", "hangup_cause", "hangup_side", "sip_code"} {
+	for _, k := range []string{"trunk", "answered_at", "ended_at", "hangup_cause", "hangup_side", "sip_code", "caller_id"} {
 		if _, ok := got[k]; ok {
 			t.Errorf("open record has %q in %s", k, raw)
 		}
@@ -143,5 +143,54 @@ func TestCallRecordJSONShape(t *testing.T) {
 	}
 	if got["outcome"] != "" || got["duration_seconds"] != 0.0 {
 		t.Errorf("open record outcome/duration = %v/%v", got["outcome"], got["duration_seconds"])
+	}
+}
+
+func TestCallRecordCallerID(t *testing.T) {
+	start := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		id   *CallerID
+		want string // the caller_id JSON value
+	}{
+		{
+			"with deal",
+			&CallerID{Name: "Jan Kowalski", Company: "Acme", Deal: &Deal{Name: "Acme renewal", Amount: 12000.5, Currency: "USD"}},
+			`{"name":"Jan Kowalski","company":"Acme","deal":{"name":"Acme renewal","amount":12000.5,"currency":"USD"}}`,
+		},
+		{"name only", &CallerID{Name: "Ewa"}, `{"name":"Ewa"}`},
+		{"zero amount kept", &CallerID{Name: "Ewa", Deal: &Deal{Name: "Pilot", Currency: "PLN"}}, `{"name":"Ewa","deal":{"name":"Pilot","amount":0,"currency":"PLN"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := CallRecord{ID: "x", Direction: DirectionInbound, StartedAt: start, CallerID: tt.id}
+			raw, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			if string(got["caller_id"]) != tt.want {
+				t.Errorf("caller_id = %s, want %s", got["caller_id"], tt.want)
+			}
+		})
+	}
+}
+
+func TestCallerIDSurvivesStore(t *testing.T) {
+	s, _ := openTemp(t)
+	rec := newRecord(time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC))
+	rec.CallerID = &CallerID{Name: "Jan Kowalski", Company: "Acme", Deal: &Deal{Name: "Acme renewal", Amount: 12000, Currency: "USD"}}
+	if err := s.CreateCall(rec); err != nil {
+		t.Fatalf("CreateCall: %v", err)
+	}
+	got, err := s.GetCall(rec.ID)
+	if err != nil {
+		t.Fatalf("GetCall: %v", err)
+	}
+	if !reflect.DeepEqual(got.CallerID, rec.CallerID) {
+		t.Fatalf("stored caller ID = %+v, want %+v", got.CallerID, rec.CallerID)
 	}
 }

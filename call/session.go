@@ -1,0 +1,176 @@
+package call
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"switchboard/media"
+	"switchboard/metrics"
+	"switchboard/store"
+)
+
+// session is one call while it runs, in either direction: the caller's leg,
+// the callee's leg once one answered, the bridge between them and the record.
+type session struct {
+	e      *Engine
+	log    *slog.Logger
+	caller Leg
+	in     InboundLeg // the caller as a SIP INVITE still to answer; nil for calls from a browser
+	callee Leg
+	rec    store.CallRecord
+	bridge *media.Bridge
+}
+
+// startBridge connects the caller's and callee's media once both are known.
+func (s *session) startBridge(callee Leg) bool {
+	if s.bridge != nil {
+		return true
+	}
+	aPort, aDir, ok := s.caller.Media()
+	if !ok {
+		return false
+	}
+	bPort, bDir, ok := callee.Media()
+	if !ok {
+		return false
+	}
+	s.bridge = media.NewBridge(aPort, bPort, aDir, bDir, s.e.stats)
+	s.bridge.Start()
+	return true
+}
+
+// connected records the answer and relays until either side hangs up or
+// media stops.
+func (s *session) connected(ctx context.Context) {
+	// The 200's SDP is final: it may differ from an earlier 183's (RFC 3264 §8).
+	if _, bDir, ok := s.callee.Media(); ok {
+		s.bridge.SetDirection(media.SideB, bDir)
+	}
+	now := time.Now().UTC()
+	s.rec.AnsweredAt = &now
+	s.rec.Legs[0] = s.caller.Info() // a late offer learnt its codec from the ACK
+	s.rec.Legs = append(s.rec.Legs, s.callee.Info())
+	rec := s.rec
+	if err := s.e.store.UpdateCall(s.rec.ID, func(r *store.CallRecord) error {
+		r.AnsweredAt = rec.AnsweredAt
+		r.Legs = rec.Legs
+		r.Callee = rec.Callee
+		return nil
+	}); err != nil {
+		s.log.Error("call record not updated on answer", "error", err)
+	}
+	notify(s.caller, "answered", CauseNone)
+	notify(s.callee, "answered", CauseNone)
+	s.log.Info("call answered", "callee", s.rec.Callee)
+	s.talk(ctx)
+}
+
+// talk runs the answered call.
+func (s *session) talk(ctx context.Context) {
+	started := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var aHeld, bHeld bool
+	for {
+		select {
+		case <-s.caller.Done():
+			s.finish(ctx, store.OutcomeAnswered, CauseNormal, SideCaller, 0)
+			return
+		case <-s.callee.Done():
+			s.finish(ctx, store.OutcomeAnswered, CauseNormal, SideCallee, 0)
+			return
+		case u := <-s.caller.Updates():
+			aHeld = u.Held
+			s.bridge.SetDirection(media.SideA, u.Dir)
+			s.bridge.SetSendEnabled(media.SideA, u.Send)
+			s.held(aHeld || bHeld)
+		case u := <-s.callee.Updates():
+			bHeld = u.Held
+			s.bridge.SetDirection(media.SideB, u.Dir)
+			s.bridge.SetSendEnabled(media.SideB, u.Send)
+			s.held(aHeld || bHeld)
+		case <-s.e.stop:
+			s.finish(ctx, store.OutcomeAnswered, CauseShutdown, SideSystem, 0)
+			return
+		case now := <-tick.C:
+			if aHeld || bHeld || s.e.cfg.RTPTimeout <= 0 {
+				continue
+			}
+			last := s.bridge.LastPacket()
+			if last.Before(started) {
+				last = started
+			}
+			if now.Sub(last) >= s.e.cfg.RTPTimeout {
+				s.log.Warn("no RTP: hanging up", "silent_for", now.Sub(last).Round(time.Second))
+				s.finish(ctx, store.OutcomeAnswered, CauseRTPTimeout, SideSystem, 0)
+				return
+			}
+		}
+	}
+}
+
+// held tells browser legs the call went on or off hold.
+func (s *session) held(on bool) {
+	state := "answered"
+	if on {
+		state = "held"
+	}
+	notify(s.caller, state, CauseNone)
+	notify(s.callee, state, CauseNone)
+}
+
+// finish ends the call: rejects an unanswered SIP caller, hangs up both
+// legs, stops media and closes the record.
+func (s *session) finish(ctx context.Context, outcome store.Outcome, cause Cause, side string, code int) {
+	if s.bridge != nil {
+		s.bridge.Stop()
+	}
+	answered := s.rec.AnsweredAt != nil
+	if code == 0 && !answered {
+		code = cause.SIPStatus()
+	}
+	switch {
+	case s.in != nil && !answered && cause != CauseCancelled:
+		_ = s.in.Reject(ctx, cause, code)
+	default:
+		notify(s.caller, "ended", cause)
+		_ = s.caller.Hangup(ctx, cause)
+	}
+	if s.callee != nil {
+		notify(s.callee, "ended", cause)
+		_ = s.callee.Hangup(ctx, cause)
+	}
+	now := time.Now().UTC()
+	s.rec.EndedAt = &now
+	s.rec.Outcome = outcome
+	s.rec.HangupCause = cause.String()
+	s.rec.HangupSide = side
+	if code != 0 {
+		s.rec.SIPCode = code
+	}
+	if answered {
+		s.rec.DurationSeconds = now.Sub(*s.rec.AnsweredAt).Seconds()
+		if s.rec.SIPCode == 0 {
+			s.rec.SIPCode = 200
+		}
+	}
+	rec := s.rec
+	if err := s.e.store.UpdateCall(rec.ID, func(r *store.CallRecord) error {
+		*r = rec
+		return nil
+	}); err != nil {
+		s.log.Error("call record not closed", "error", err)
+	}
+	metrics.CallsTotal.WithLabelValues(string(outcome)).Inc()
+	s.log.Info("call ended", "outcome", outcome, "cause", cause, "side", side, "duration_s", rec.DurationSeconds)
+}
+
+// open writes the record of a starting call; the call goes on if it fails
+// (a caller must not lose the call because the disk is full; /healthz turns red).
+func (s *session) open() {
+	if err := s.e.store.CreateCall(&s.rec); err != nil {
+		s.e.log.Error("call record not written", "error", err, "number", s.rec.Number)
+	}
+	s.log = s.e.log.With("call", s.rec.ID, "direction", s.rec.Direction, "number", s.rec.Number, "caller", s.rec.Caller)
+}
