@@ -23,6 +23,7 @@ type Config struct {
 	Users         []User        // yaml "users"
 	Numbers       []Number      // yaml "numbers"
 	Contacts      []Contact     // yaml "contacts": caller ID directory; see Contact.
+	WebRTC        WebRTC        // yaml "webrtc": browser media.
 }
 
 // SIP configures the SIP listener.
@@ -44,7 +45,10 @@ type RTP struct {
 
 // HTTP configures the web and API listener.
 type HTTP struct {
-	Listen string // yaml "listen": host:port.
+	Listen         string   // yaml "listen": host:port.
+	TLSCert        string   // yaml "tls_cert": PEM certificate file; with tls_key, serve HTTPS/WSS (browsers allow the microphone only on secure pages or localhost).
+	TLSKey         string   // yaml "tls_key": PEM private key file.
+	AllowedOrigins []string // yaml "allowed_origins": browser origins allowed on /ws besides the page's own.
 }
 
 // Trunk is a SIP trunk provider connecting us to the phone network.
@@ -119,6 +123,7 @@ func Default() *Config {
 		DataDir:       "./data",
 		DefaultRegion: "US",
 		DrainTimeout:  30 * time.Second,
+		WebRTC:        WebRTC{TURN: TURN{TTL: time.Hour}},
 	}
 }
 

@@ -95,6 +95,16 @@ http:
 data_dir: /var/lib/switchboard
 default_region: pl
 drain_timeout: 0s
+webrtc:
+  public_ips: ["203.0.113.10"]
+  ports: "40000-40999"
+  loopback: true
+  interfaces: [eth0]
+  stun: ["stun:stun.example.com:3478"]
+  turn:
+    urls: ["turn:turn.example.com:3478?transport=udp"]
+    secret: shh
+    ttl: 30m
 trunks:
   - name: pl-carrier
     inbound:
@@ -152,6 +162,11 @@ numbers:
 		Numbers: []Number{
 			{Number: "+48225550100", Name: "Warsaw", Trunk: "pl-carrier", Owner: "bob.smith", Ringing: RingBoth, ForwardTo: "+48601234567", RingTimeout: 300 * time.Second},
 			{Number: "+48225550101", Trunk: "pl-carrier", Ringing: RingBrowser, RingTimeout: 25 * time.Second},
+		},
+		WebRTC: WebRTC{
+			PublicIPs: []string{"203.0.113.10"}, Ports: "40000-40999", PortMin: 40000, PortMax: 40999,
+			Loopback: true, Interfaces: []string{"eth0"}, STUN: []string{"stun:stun.example.com:3478"},
+			TURN: TURN{URLs: []string{"turn:turn.example.com:3478?transport=udp"}, Secret: "shh", TTL: 30 * time.Minute},
 		},
 	}
 	if !reflect.DeepEqual(cfg, want) {

@@ -286,8 +286,14 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 			})
 		},
 		"http": func(n *yaml.Node, p string) {
-			d.mapping(n, p, keys{"listen": d.str(&cfg.HTTP.Listen)})
+			d.mapping(n, p, keys{
+				"listen":          d.str(&cfg.HTTP.Listen),
+				"tls_cert":        d.str(&cfg.HTTP.TLSCert),
+				"tls_key":         d.str(&cfg.HTTP.TLSKey),
+				"allowed_origins": d.stringList(&cfg.HTTP.AllowedOrigins),
+			})
 		},
+		"webrtc":         func(n *yaml.Node, p string) { d.webrtc(n, p, &cfg.WebRTC) },
 		"data_dir":       d.str(&cfg.DataDir),
 		"default_region": d.str(&cfg.DefaultRegion),
 		"drain_timeout":  d.duration(&cfg.DrainTimeout),

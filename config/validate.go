@@ -37,6 +37,8 @@ func (d *decoder) validate(c *Config) {
 	if err := checkListen(c.HTTP.Listen); err != nil {
 		d.failAt("http.listen", "%v", err)
 	}
+	d.validateHTTPS(&c.HTTP)
+	d.validateWebRTC(&c.WebRTC)
 	d.validateTrunks(c)
 	d.validateUsers(c)
 	d.validateNumbers(c)

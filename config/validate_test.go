@@ -38,6 +38,15 @@ func TestInvalid(t *testing.T) {
 		msg  string // substring of the message after "path: "
 	}{
 		{"unknown top-level key", "sip:\n  lisen: x\n", 2, "sip.lisen", "unknown key"},
+		{"webrtc public ip not an IP", "webrtc:\n  public_ips: [example.com]\n", 2, "webrtc.public_ips[0]", "not an IP"},
+		{"webrtc ports reversed", "webrtc:\n  ports: \"5000-4000\"\n", 2, "webrtc.ports", "not a UDP port range"},
+		{"stun url scheme", "webrtc:\n  stun: [\"http://x\"]\n", 2, "webrtc.stun[0]", "not a stun"},
+		{"turn without credentials", "webrtc:\n  turn:\n    urls: [\"turn:t.example:3478\"]\n", 3, "webrtc.turn", "needs a secret"},
+		{"turn ttl too short", "webrtc:\n  turn:\n    ttl: 5s\n", 3, "webrtc.turn.ttl", "out of range"},
+		{"unknown webrtc key", "webrtc:\n  stunn: []\n", 2, "webrtc.stunn", "unknown key"},
+		{"tls cert without key", "http:\n  tls_cert: /etc/hostname\n", 2, "http.tls_cert", "go together"},
+		{"tls key unreadable", "http:\n  tls_cert: /etc/hostname\n  tls_key: /nonexistent/key.pem\n", 3, "http.tls_key", "cannot be read"},
+		{"bad allowed origin", "http:\n  allowed_origins: [\"phone.example.com\"]\n", 2, "http.allowed_origins[0]", "not an origin"},
 		{"unknown root key", "data_dri: x\n", 1, "data_dri", "unknown key"},
 		{"unknown nested key", strings.Replace(valid, "      proxy:", "      pasword: x\n      proxy:", 1), 6, "trunks[0].outbound.pasword", "unknown key"},
 		{"bad CIDR", strings.Replace(valid, "allow: [10.0.0.1, 192.0.2.0/24]", "allow:\n        - 10.0.0.1\n        - 192.0.2.0/33", 1), 6, "trunks[0].inbound.allow[1]", `"192.0.2.0/33" is not a CIDR`},
