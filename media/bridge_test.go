@@ -81,6 +81,15 @@ func TestBridgeRelaysBothWays(t *testing.T) {
 	checkContinuous(t, atB, r.br.OutputSSRC(SideB))
 	checkContinuous(t, atA, r.br.OutputSSRC(SideA))
 
+	// A packet can reach the far end before its counters are updated; the
+	// verdicts come after them.
+	for range 2 * n {
+		select {
+		case <-r.events:
+		case <-time.After(recvTimeout):
+			t.Fatal("missing verdicts")
+		}
+	}
 	aToB, bToA, dropped := r.br.Counters()
 	if aToB != n || bToA != n || dropped != 0 {
 		t.Fatalf("counters %d/%d/%d, want %d/%d/0", aToB, bToA, dropped, n, n)
@@ -285,6 +294,7 @@ func TestBridgeDropsJunk(t *testing.T) {
 	if p.PayloadType != 0 || len(p.Payload) != 160 {
 		t.Fatalf("first packet at B is not the valid one: PT %d len %d", p.PayloadType, len(p.Payload))
 	}
+	r.await(SideA, verdictSend) // its stats are recorded before the verdict
 	if _, _, dropped := r.br.Counters(); dropped != uint64(len(junk)) {
 		t.Fatalf("bridge dropped %d, want %d", dropped, len(junk))
 	}

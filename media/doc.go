@@ -6,7 +6,12 @@
 //   - PortPool hands out even RTP ports (RTCP on port+1, RFC 3550 §11).
 //   - Endpoint is one leg's RTP/RTCP socket pair, with symmetric RTP
 //     latching (RFC 4961) toward the far end.
-//   - Bridge relays RTP between two endpoints: G.711 transcoding in place,
+//   - Port is one leg's media as a bridge sees it: an Endpoint, or a
+//     WebRTCPeer.
+//   - WebRTC answers browsers' offers: DTLS-SRTP peer connections
+//     (pion/webrtc) limited to PCMU, PCMA and telephone-event, so a browser
+//     leg relays like a SIP one; each WebRTCPeer is a Port.
+//   - Bridge relays RTP between two ports: G.711 transcoding in place,
 //     RFC 4733 DTMF payload type mapping, and SSRC/sequence/timestamp
 //     rewriting so each far end sees one continuous stream for the whole call.
 //   - Stats aggregates counters and a relay latency histogram for all bridges

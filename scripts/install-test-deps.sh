@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real peers the tests talk to (SIPp, tcpdump/tshark, sox), once:
+# Installs the real peers the tests talk to (SIPp, tcpdump/tshark, sox, Chromium), once:
 # it does nothing when they are already there. Debian/Ubuntu; needs root or sudo.
 set -euo pipefail
 
@@ -8,10 +8,13 @@ command -v sipp >/dev/null 2>&1    || need+=(sip-tester)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v tshark >/dev/null 2>&1  || need+=(tshark)
 command -v sox >/dev/null 2>&1     || need+=(sox)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)      # browser softphone tests (headless)
+command -v ip >/dev/null 2>&1      || need+=(iproute2)      # loopback inside the tests' network namespace
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 [ -e /usr/share/sip-tester/g711a.pcap ] || need+=(sip-tester)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test tools present: $(sipp -v 2>/dev/null | grep -o 'v[0-9.]*' | head -1 || true) tshark sox"
+  echo "test tools present: sipp $(sipp -v 2>/dev/null | grep -o 'v[0-9.]*' | head -1 || true), tshark, sox, $(chromium --version 2>/dev/null || echo chromium)"
   exit 0
 fi
 

@@ -20,10 +20,13 @@ import (
 	"switchboard/api"
 	"switchboard/call"
 	"switchboard/config"
+	"switchboard/contacts"
 	"switchboard/media"
 	"switchboard/metrics"
+	"switchboard/signaling"
 	"switchboard/sip"
 	"switchboard/store"
+	"switchboard/web"
 )
 
 // Exit statuses: 2 for a configuration the operator must fix, 1 for a
@@ -103,7 +106,18 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	engine := call.New(engineConfig(cfg), st, sipSrv, stats, log)
+	engine.SetContacts(contacts.New(contacts.FromConfig(cfg.Contacts)))
 	sipSrv.SetHandler(engine)
+
+	rtc, err := media.NewWebRTC(webrtcConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("webrtc: %w", err)
+	}
+	sig := signaling.New(signalingConfig(cfg), signaling.AnswerWith(rtc.Answer), log)
+	sig.SetPlacer(engine)
+	engine.SetRinger(sig)
+	defer sig.Close()
+
 	if err := sipSrv.Start(ctx); err != nil {
 		return err
 	}
@@ -117,14 +131,27 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			return nil
 		},
 	}, log)
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiSrv)
+	mux.Handle("/healthz", apiSrv)
+	mux.Handle("/metrics", apiSrv)
+	mux.Handle("/ws", sig)
+	mux.Handle("/", web.Handler())
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		sipSrv.Close()
 		return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 	}
-	httpSrv := api.NewHTTPServer(cfg.HTTP.Listen, apiSrv)
+	httpSrv := api.NewHTTPServer(cfg.HTTP.Listen, mux)
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- httpSrv.Serve(ln) }()
+	go func() {
+		if cfg.HTTP.TLSCert != "" {
+			// Browsers allow the microphone only on secure pages (or localhost).
+			httpErr <- httpSrv.ServeTLS(ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
+			return
+		}
+		httpErr <- httpSrv.Serve(ln)
+	}()
 	log.Info("switchboard running", "sip", cfg.SIP.Listen, "http", ln.Addr().String(), "data_dir", cfg.DataDir,
 		"numbers", len(cfg.Numbers), "trunks", len(cfg.Trunks))
 
@@ -139,6 +166,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	engine.Drain(drainCtx)
 	cancel()
+	sig.Close()
 	sipSrv.Close()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -181,4 +209,37 @@ func engineConfig(cfg *config.Config) call.Config {
 		})
 	}
 	return ec
+}
+
+func webrtcConfig(cfg *config.Config) media.WebRTCConfig {
+	w := cfg.WebRTC
+	mc := media.WebRTCConfig{
+		PublicIPs:  w.PublicIPs,
+		PortMin:    uint16(w.PortMin),
+		PortMax:    uint16(w.PortMax),
+		Loopback:   w.Loopback,
+		Interfaces: w.Interfaces,
+	}
+	if len(w.STUN) > 0 {
+		mc.ICEServers = append(mc.ICEServers, media.ICEServer{URLs: w.STUN})
+	}
+	return mc
+}
+
+func signalingConfig(cfg *config.Config) signaling.Config {
+	sc := signaling.Config{
+		AllowedOrigins: cfg.HTTP.AllowedOrigins,
+		STUN:           cfg.WebRTC.STUN,
+		TURN: signaling.TURN{
+			URLs: cfg.WebRTC.TURN.URLs, Username: cfg.WebRTC.TURN.Username, Credential: cfg.WebRTC.TURN.Credential,
+			Secret: cfg.WebRTC.TURN.Secret, TTL: cfg.WebRTC.TURN.TTL,
+		},
+	}
+	for _, u := range cfg.Users {
+		sc.Users = append(sc.Users, signaling.User{ID: u.ID, Name: u.Name, Team: u.Team, Token: u.Token})
+	}
+	for _, n := range cfg.Numbers {
+		sc.Numbers = append(sc.Numbers, signaling.Number{Number: n.Number, Name: n.Name, Owner: n.Owner})
+	}
+	return sc
 }
