@@ -24,6 +24,10 @@ import (
 // gatewayBin is the switchboard binary TestMain built for this run.
 var gatewayBin string
 
+// gatewayBinEnv names the environment variable that hands an already built
+// gateway binary to a re-executed test binary.
+const gatewayBinEnv = "SWITCHBOARD_E2E_GATEWAY_BIN"
+
 // TestMain builds the gateway once for every test in the package: each test
 // then starts as many fresh processes as it needs in milliseconds.
 func TestMain(m *testing.M) {
@@ -37,6 +41,12 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// A test re-executed inside a network namespace (see browser_harness_test.go)
+	// reuses the binary its parent built instead of building it again.
+	if bin := os.Getenv(gatewayBinEnv); bin != "" {
+		gatewayBin = bin
+		return m.Run()
+	}
 	gatewayBin = filepath.Join(dir, "switchboard")
 	args := []string{"build", "-o", gatewayBin}
 	if os.Getenv("SWITCHBOARD_E2E_RACE") == "1" {
@@ -167,6 +177,16 @@ type gatewayOptions struct {
 	// DataDir is data_dir (default a fresh temporary directory); pass one
 	// again to restart on the same database.
 	DataDir string
+	// Users replaces the users list, as a YAML flow sequence (default one
+	// user alice with token "t").
+	Users string
+	// Numbers replaces the entries of the numbers list, as YAML block
+	// sequence items indented by two spaces (default +15550100 forwarding
+	// to +15550199 with RingTimeout).
+	Numbers string
+	// Extra is YAML appended to the configuration verbatim (top-level keys
+	// such as webrtc or contacts).
+	Extra string
 }
 
 // Numbers of every test: the one we own, where it forwards to, and who
@@ -232,6 +252,13 @@ func startGateway(t *testing.T, o gatewayOptions) *gateway {
 	g.rtpMin = freePorts(t, rtpPorts)
 	g.rtpMax = g.rtpMin + rtpPorts - 1
 
+	if o.Users == "" {
+		o.Users = `[ { id: alice, name: "Alice", token: "t" } ]`
+	}
+	if o.Numbers == "" {
+		o.Numbers = fmt.Sprintf("  - { number: %q, trunk: carrier, owner: alice, ringing: forward, forward_to: %q, ring_timeout: %s }\n",
+			ourNumber, forwardNumber, o.RingTimeout)
+	}
 	quoted := make([]string, len(o.Allow))
 	for i, a := range o.Allow {
 		quoted[i] = strconv.Quote(a)
@@ -246,11 +273,10 @@ trunks:
   - name: carrier
     inbound: { allow: [%s] }
     outbound: { proxy: "sip:%s" }
-users: [ { id: alice, name: "Alice", token: "t" } ]
+users: %s
 numbers:
-  - { number: %q, trunk: carrier, owner: alice, ringing: forward, forward_to: %q, ring_timeout: %s }
-`, g.sipAddr, g.rtpMin, g.rtpMax, o.RTPTimeout, httpPort, g.dataDir, o.DrainTimeout,
-		strings.Join(quoted, ", "), o.Proxy, ourNumber, forwardNumber, o.RingTimeout)
+%s%s`, g.sipAddr, g.rtpMin, g.rtpMax, o.RTPTimeout, httpPort, g.dataDir, o.DrainTimeout,
+		strings.Join(quoted, ", "), o.Proxy, o.Users, o.Numbers, o.Extra)
 	cfgPath := filepath.Join(dir, "switchboard.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
