@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,10 +20,14 @@ import (
 // Checker reports whether a part the gateway needs is up.
 type Checker func() error
 
+// Authenticator maps a bearer token to the user it belongs to.
+type Authenticator func(token string) (user string, ok bool)
+
 // Server serves the HTTP API.
 type Server struct {
 	store  *store.Store
 	checks map[string]Checker
+	auth   Authenticator
 	log    *slog.Logger
 	mux    *http.ServeMux
 }
@@ -35,12 +40,32 @@ func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
 	s := &Server{store: st, checks: checks, log: log, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", s.health)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("GET /api/calls", s.listCalls)
-	s.mux.HandleFunc("GET /api/calls/{id}", s.getCall)
+	s.mux.HandleFunc("GET /api/calls", s.authed(s.listCalls))
+	s.mux.HandleFunc("GET /api/calls/{id}", s.authed(s.getCall))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return s
+}
+
+// RequireAuth makes /api/ answer only requests carrying a user's token as
+// "Authorization: Bearer TOKEN" (the softphone sends it). /healthz and
+// /metrics stay open for monitoring; bind http.listen accordingly.
+func (s *Server) RequireAuth(a Authenticator) { s.auth = a }
+
+// authed wraps an /api/ handler with the bearer-token check.
+func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.auth != nil {
+			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if _, valid := s.auth(strings.TrimSpace(token)); !ok || !valid {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
+				writeError(w, http.StatusUnauthorized, "sign in: send Authorization: Bearer <your token>")
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 // ServeHTTP implements http.Handler.

@@ -126,3 +126,32 @@ func TestMetricsServed(t *testing.T) {
 		t.Fatalf("/metrics = %d:\n%.500s", rec.Code, rec.Body)
 	}
 }
+
+func TestAPIRequiresToken(t *testing.T) {
+	srv, _ := newTestAPI(t, nil)
+	srv.RequireAuth(func(token string) (string, bool) { return "alice", token == "good" })
+	for _, tc := range []struct {
+		header string
+		status int
+	}{
+		{"", http.StatusUnauthorized},
+		{"Bearer bad", http.StatusUnauthorized},
+		{"Basic good", http.StatusUnauthorized},
+		{"Bearer good", http.StatusOK},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/api/calls", nil)
+		if tc.header != "" {
+			req.Header.Set("Authorization", tc.header)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("Authorization %q: status %d, want %d (%s)", tc.header, rec.Code, tc.status, rec.Body)
+		}
+		if tc.status == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: 401 without WWW-Authenticate", tc.header)
+		}
+	}
+	// Health and metrics stay open for monitoring.
+	get(t, srv, "/healthz", http.StatusOK, nil)
+}
