@@ -195,6 +195,19 @@ func cancelMessage(ctx context.Context, callID string) callMsg {
 	return callMsg{Type: typeCancelled, CallID: callID, Cause: cause.String()}
 }
 
+// ringingOn returns the call callID while it rings on tab c, else nil.
+// s.mu must be held.
+func (s *Server) ringingOn(c *session, callID string) *ring {
+	r := s.rings[callID]
+	if r == nil || r.state != ringRinging {
+		return nil
+	}
+	if _, ok := r.tabs[c]; !ok {
+		return nil
+	}
+	return r
+}
+
 // answer handles "answer": the first tab to answer a ringing call takes it.
 func (s *Server) answer(c *session, m *inMsg) {
 	if m.CallID == "" || m.SDP == "" {
@@ -202,13 +215,8 @@ func (s *Server) answer(c *session, m *inMsg) {
 		return
 	}
 	s.mu.Lock()
-	r := s.rings[m.CallID]
-	if r == nil || r.state != ringRinging {
-		s.mu.Unlock()
-		c.sendError(m.ID, codeNotFound, "no such ringing call")
-		return
-	}
-	if _, ok := r.tabs[c]; !ok {
+	r := s.ringingOn(c, m.CallID)
+	if r == nil {
 		s.mu.Unlock()
 		c.sendError(m.ID, codeNotFound, "no such ringing call")
 		return
@@ -271,13 +279,8 @@ func (s *Server) decline(c *session, m *inMsg) {
 		return
 	}
 	s.mu.Lock()
-	r := s.rings[m.CallID]
-	if r == nil || r.state != ringRinging {
-		s.mu.Unlock()
-		c.sendError(m.ID, codeNotFound, "no such ringing call")
-		return
-	}
-	if _, ok := r.tabs[c]; !ok {
+	r := s.ringingOn(c, m.CallID)
+	if r == nil {
 		s.mu.Unlock()
 		c.sendError(m.ID, codeNotFound, "no such ringing call")
 		return
