@@ -123,6 +123,11 @@ func (s *session) held(on bool) {
 // finish ends the call: rejects an unanswered SIP caller, hangs up both
 // legs, stops media and closes the record.
 func (s *session) finish(ctx context.Context, outcome store.Outcome, cause Cause, side string, code int) {
+	if s.rec.AnsweredAt != nil {
+		// Legs learn details while they run (a browser's ICE pair is chosen
+		// after the answer): record them as they are before hanging up.
+		s.rec.Legs = []store.Leg{s.caller.Info(), s.callee.Info()}
+	}
 	if s.bridge != nil {
 		s.bridge.Stop()
 	}

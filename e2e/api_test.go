@@ -61,7 +61,14 @@ func (r callRecord) leg(role string) (callLeg, bool) {
 func (g *gateway) getJSON(t *testing.T, path string, v any) int {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
-	res, err := client.Get(g.httpBase + path)
+	req, err := http.NewRequest(http.MethodGet, g.httpBase+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.apiToken != "" {
+		req.Header.Set("Authorization", "Bearer "+g.apiToken)
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}

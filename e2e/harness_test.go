@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gopkg.in/yaml.v3"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -204,6 +205,7 @@ type gateway struct {
 	sipPort  int
 	sipAddr  string // 127.0.0.1:port, UDP and TCP
 	httpBase string // http://127.0.0.1:port
+	apiToken string // a user's token: /api/ wants it as a bearer token
 	rtpMin   int
 	rtpMax   int
 	dataDir  string
@@ -254,6 +256,16 @@ func startGateway(t *testing.T, o gatewayOptions) *gateway {
 
 	if o.Users == "" {
 		o.Users = `[ { id: alice, name: "Alice", token: "t" } ]`
+	}
+	var users []struct{ Token string }
+	if err := yaml.Unmarshal([]byte(o.Users), &users); err != nil {
+		t.Fatalf("gatewayOptions.Users is not YAML: %v", err)
+	}
+	for _, u := range users {
+		if u.Token != "" {
+			g.apiToken = u.Token
+			break
+		}
 	}
 	if o.Numbers == "" {
 		o.Numbers = fmt.Sprintf("  - { number: %q, trunk: carrier, owner: alice, ringing: forward, forward_to: %q, ring_timeout: %s }\n",

@@ -75,6 +75,8 @@ trunks:
   - name: carrier
     inbound: { allow: ["127.0.0.1/32"] }
     outbound: { proxy: "sip:127.0.0.1:5999" }
+users:
+  - { id: alice, token: "alice-secret" }
 numbers:
   - { number: "+15550100", trunk: carrier, forward_to: "+15550199" }
 `, sipPort, httpAddr, dataDir), httpAddr
@@ -153,6 +155,29 @@ func TestStartAndDrain(t *testing.T) {
 			cmd.Process.Kill()
 			t.Fatalf("/healthz never became 200\n%s", logs.String())
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// The call log wants a user's token; health stays open.
+	for _, tc := range []struct {
+		path, token string
+		status      int
+	}{
+		{"/api/calls", "", http.StatusUnauthorized},
+		{"/api/calls", "wrong", http.StatusUnauthorized},
+		{"/api/calls", "alice-secret", http.StatusOK},
+		{"/", "", http.StatusOK},
+	} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("GET %s with token %q = %d, want %d", tc.path, tc.token, res.StatusCode, tc.status)
 		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
