@@ -28,6 +28,7 @@ type Server struct {
 	store  *store.Store
 	checks map[string]Checker
 	auth   Authenticator
+	tokens *tokenIssuing // nil while token issuing is off
 	log    *slog.Logger
 	mux    *http.ServeMux
 }
@@ -42,6 +43,8 @@ func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /api/calls", s.authed(s.listCalls))
 	s.mux.HandleFunc("GET /api/calls/{id}", s.authed(s.getCall))
+	s.mux.HandleFunc("POST /api/users/{id}/tokens", s.admin(s.issueToken))
+	s.mux.HandleFunc("DELETE /api/users/{id}/tokens", s.admin(s.revokeTokens))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -49,6 +49,7 @@ type HTTP struct {
 	TLSCert        string   // yaml "tls_cert": PEM certificate file; with tls_key, serve HTTPS/WSS (browsers allow the microphone only on secure pages or localhost).
 	TLSKey         string   // yaml "tls_key": PEM private key file.
 	AllowedOrigins []string // yaml "allowed_origins": browser origins allowed on /ws besides the page's own.
+	AdminToken     string   // yaml "admin_token": bearer secret for issuing users' sign-in tokens over the API; empty turns issuing off (at least 16 characters).
 }
 
 // Trunk is a SIP trunk provider connecting us to the phone network.

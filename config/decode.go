@@ -291,6 +291,7 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 				"tls_cert":        d.str(&cfg.HTTP.TLSCert),
 				"tls_key":         d.str(&cfg.HTTP.TLSKey),
 				"allowed_origins": d.stringList(&cfg.HTTP.AllowedOrigins),
+				"admin_token":     d.str(&cfg.HTTP.AdminToken),
 			})
 		},
 		"webrtc":         func(n *yaml.Node, p string) { d.webrtc(n, p, &cfg.WebRTC) },

@@ -11,6 +11,9 @@ import (
 	"switchboard/phone"
 )
 
+// minAdminToken is the shortest http.admin_token accepted.
+const minAdminToken = 16
+
 var (
 	trunkNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 	userIDRE    = regexp.MustCompile(`^[a-z0-9_.-]+$`)
@@ -38,6 +41,11 @@ func (d *decoder) validate(c *Config) {
 		d.failAt("http.listen", "%v", err)
 	}
 	d.validateHTTPS(&c.HTTP)
+	// The admin token mints sign-in tokens for anyone, so a short one
+	// would be the weakest lock on the gateway.
+	if c.HTTP.AdminToken != "" && len(c.HTTP.AdminToken) < minAdminToken {
+		d.failAt("http.admin_token", "is %d characters; use at least %d (e.g. from `openssl rand -hex 32`)", len(c.HTTP.AdminToken), minAdminToken)
+	}
 	d.validateWebRTC(&c.WebRTC)
 	d.validateTrunks(c)
 	d.validateUsers(c)

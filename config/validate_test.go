@@ -47,6 +47,7 @@ func TestInvalid(t *testing.T) {
 		{"tls cert without key", "http:\n  tls_cert: /etc/hostname\n", 2, "http.tls_cert", "go together"},
 		{"tls key unreadable", "http:\n  tls_cert: /etc/hostname\n  tls_key: /nonexistent/key.pem\n", 3, "http.tls_key", "cannot be read"},
 		{"bad allowed origin", "http:\n  allowed_origins: [\"phone.example.com\"]\n", 2, "http.allowed_origins[0]", "not an origin"},
+		{"admin token too short", "http:\n  admin_token: \"short-secret\"\n", 2, "http.admin_token", "at least 16"},
 		{"unknown root key", "data_dri: x\n", 1, "data_dri", "unknown key"},
 		{"unknown nested key", strings.Replace(valid, "      proxy:", "      pasword: x\n      proxy:", 1), 6, "trunks[0].outbound.pasword", "unknown key"},
 		{"bad CIDR", strings.Replace(valid, "allow: [10.0.0.1, 192.0.2.0/24]", "allow:\n        - 10.0.0.1\n        - 192.0.2.0/33", 1), 6, "trunks[0].inbound.allow[1]", `"192.0.2.0/33" is not a CIDR`},
@@ -215,4 +216,24 @@ func containsLine(text, line string) bool {
 		}
 	}
 	return false
+}
+
+func TestAdminToken(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		{"unset", "http:\n  listen: \"127.0.0.1:8080\"\n", ""},
+		{"empty", "http:\n  admin_token: \"\"\n", ""},
+		{"sixteen characters", "http:\n  admin_token: \"0123456789abcdef\"\n", "0123456789abcdef"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tc.doc), "t.yaml")
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if cfg.HTTP.AdminToken != tc.want {
+				t.Errorf("http.admin_token = %q, want %q", cfg.HTTP.AdminToken, tc.want)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"switchboard/call"
 	"switchboard/media"
@@ -167,9 +168,18 @@ func TestDialRefused(t *testing.T) {
 				t.Errorf("placed %+v", reqs)
 			}
 			tab.quiet() // no call_state, no presence change, session up
-			r.srv.mu.Lock()
-			legs, dialing := len(r.srv.legs), r.srv.users["alice"].dialing
-			r.srv.mu.Unlock()
+			// The dial's bookkeeping is released just after the error reply
+			// goes out: wait for it (bounded) rather than race it.
+			var legs, dialing int
+			for deadline := time.Now().Add(2 * time.Second); ; {
+				r.srv.mu.Lock()
+				legs, dialing = len(r.srv.legs), r.srv.users["alice"].dialing
+				r.srv.mu.Unlock()
+				if (legs == 0 && dialing == 0) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond) // polling a condition with a deadline
+			}
 			if legs != 0 || dialing != 0 {
 				t.Errorf("%d legs, %d dialing left behind", legs, dialing)
 			}

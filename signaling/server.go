@@ -76,6 +76,11 @@ type Config struct {
 	// STUN and TURN are handed to browsers in the welcome message.
 	STUN []string
 	TURN TURN
+	// IssuedToken, when set, maps a token issued through the API (see
+	// store.LookupToken) to the ID of the user it signs in. It is consulted
+	// only when no user's configured token matches, and the ID must be one
+	// of Users. It must be safe for concurrent use.
+	IssuedToken func(token string) (userID string, ok bool)
 }
 
 // Placer places calls from a browser leg; *call.Engine implements it.
@@ -91,6 +96,7 @@ type Server struct {
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 	tokens   map[[sha256.Size]byte]*User
+	byID     map[string]*User        // every user with an ID, for issued tokens
 	numbers  map[string][]numberInfo // by owner
 	origins  map[string]bool
 
@@ -134,6 +140,7 @@ func New(cfg Config, answerer MediaAnswerer, log *slog.Logger) *Server {
 		media:    answerer,
 		log:      log.With("component", "signaling"),
 		tokens:   make(map[[sha256.Size]byte]*User),
+		byID:     make(map[string]*User),
 		numbers:  make(map[string][]numberInfo),
 		origins:  make(map[string]bool),
 		sessions: make(map[*session]struct{}),
@@ -145,6 +152,9 @@ func New(cfg Config, answerer MediaAnswerer, log *slog.Logger) *Server {
 	ambiguous := make(map[[sha256.Size]byte]bool)
 	for i := range cfg.Users {
 		u := &cfg.Users[i]
+		if u.ID != "" {
+			s.byID[u.ID] = u
+		}
 		if u.Token == "" || u.ID == "" {
 			continue
 		}
@@ -252,12 +262,24 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// lookupToken returns the user a token signs in, or nil.
+// lookupToken returns the user a token signs in, or nil: a configured
+// token first, then one issued through the API. An issued token of a user
+// no longer in the configuration signs no one in.
 func (s *Server) lookupToken(token string) *User {
 	if token == "" {
 		return nil
 	}
-	return s.tokens[sha256.Sum256([]byte(token))]
+	if u := s.tokens[sha256.Sum256([]byte(token))]; u != nil {
+		return u
+	}
+	if s.cfg.IssuedToken == nil {
+		return nil
+	}
+	id, ok := s.cfg.IssuedToken(token)
+	if !ok {
+		return nil
+	}
+	return s.byID[id]
 }
 
 // checkOrigin lets a browser page open a socket only from the gateway's own

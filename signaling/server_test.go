@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"switchboard/call"
+	"switchboard/store"
 )
 
 func TestSignIn(t *testing.T) {
@@ -266,5 +268,57 @@ func TestNormalizeOrigin(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("normalizeOrigin(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestSignInWithIssuedToken(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "switchboard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now()
+	// Eve has no configured token: an issued one is her only way in.
+	users := append([]User{{ID: "eve", Name: "Eve Adams", Team: "ops"}}, testUsers...)
+	issue := func(user string, ttl time.Duration, at time.Time) string {
+		t.Helper()
+		tok, _, err := st.IssueToken(user, ttl, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	eve := issue("eve", time.Hour, now)
+	expired := issue("alice", time.Minute, now.Add(-time.Hour))
+	removed := issue("mallory", time.Hour, now) // not a configured user
+	revoked := issue("bob", time.Hour, now)
+	if n, err := st.RevokeTokens("bob"); err != nil || n != 1 {
+		t.Fatalf("RevokeTokens = %d, %v", n, err)
+	}
+	r := newRig(t, func(cfg *Config) {
+		cfg.Users = users
+		cfg.IssuedToken = func(token string) (string, bool) { return st.LookupToken(token, time.Now()) }
+	})
+
+	c := r.connect(t, nil)
+	c.sendJSON(map[string]any{"type": "auth", "token": eve})
+	w := c.expect("welcome")
+	if user, _ := w["user"].(map[string]any); user["id"] != "eve" || user["name"] != "Eve Adams" || user["team"] != "ops" {
+		t.Errorf("welcome user = %v, want eve", w["user"])
+	}
+	// Configured tokens keep working beside issued ones.
+	r.signIn(t, "tok-alice")
+
+	for _, tc := range []struct{ name, token string }{
+		{"expired", expired},
+		{"user not configured", removed},
+		{"revoked", revoked},
+		{"unknown", "not-issued"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := r.connect(t, nil)
+			c.sendJSON(map[string]any{"type": "auth", "token": tc.token})
+			c.expectClose(closeInvalidToken, "invalid token")
+		})
 	}
 }

@@ -114,7 +114,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("webrtc: %w", err)
 	}
-	sig := signaling.New(signalingConfig(cfg), signaling.AnswerWith(rtc.Answer), log)
+	issued := issuedTokens(cfg, st)
+	sigCfg := signalingConfig(cfg)
+	sigCfg.IssuedToken = issued
+	sig := signaling.New(sigCfg, signaling.AnswerWith(rtc.Answer), log)
 	sig.SetPlacer(engine)
 	engine.SetRinger(sig)
 	defer sig.Close()
@@ -132,9 +135,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			return nil
 		},
 	}, log)
-	if auth := tokenAuth(cfg.Users); auth != nil {
+	if auth := tokenAuth(cfg.Users, issued, cfg.HTTP.AdminToken != ""); auth != nil {
 		apiSrv.RequireAuth(auth)
 	}
+	apiSrv.EnableTokenIssuing(cfg.HTTP.AdminToken, func(id string) bool {
+		_, ok := cfg.User(id)
+		return ok
+	}, st)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
 	mux.Handle("/healthz", apiSrv)
@@ -248,26 +255,51 @@ func signalingConfig(cfg *config.Config) signaling.Config {
 	return sc
 }
 
-// tokenAuth checks API bearer tokens against the users' sign-in tokens. The
-// tokens are compared as SHA-256 digests in a map, so the lookup takes the
-// same time whatever a guess has in common with a real token. With no
-// tokens configured it returns nil: the API stays as open as its listener
-// (127.0.0.1 by default).
-func tokenAuth(users []config.User) api.Authenticator {
+// issuedTokens looks up sign-in tokens issued through the API in st. A
+// token of a user who has since been removed from the configuration signs
+// no one in.
+func issuedTokens(cfg *config.Config, st *store.Store) func(token string) (string, bool) {
+	return func(token string) (string, bool) {
+		id, ok := st.LookupToken(token, time.Now())
+		if !ok {
+			return "", false
+		}
+		if _, known := cfg.User(id); !known {
+			return "", false
+		}
+		return id, true
+	}
+}
+
+// tokenAuth checks API bearer tokens against the users' configured sign-in
+// tokens, then against tokens issued through the API (issued, may be nil).
+// Configured tokens are compared as SHA-256 digests in a map, so the lookup
+// takes the same time whatever a guess has in common with a real token (the
+// store looks issued tokens up by digest too). With no tokens configured and
+// issuing off (required false) it returns nil: the API stays as open as its
+// listener (127.0.0.1 by default). With issuing on, the API is closed even
+// before any user has a token, because an operator who set
+// http.admin_token means to hand out tokens.
+func tokenAuth(users []config.User, issued func(token string) (string, bool), required bool) api.Authenticator {
 	tokens := map[[sha256.Size]byte]string{}
 	for _, u := range users {
 		if u.Token != "" {
 			tokens[sha256.Sum256([]byte(u.Token))] = u.ID
 		}
 	}
-	if len(tokens) == 0 {
+	if len(tokens) == 0 && !required {
 		return nil
 	}
 	return func(token string) (string, bool) {
 		if token == "" {
 			return "", false
 		}
-		id, ok := tokens[sha256.Sum256([]byte(token))]
-		return id, ok
+		if id, ok := tokens[sha256.Sum256([]byte(token))]; ok {
+			return id, true
+		}
+		if issued != nil {
+			return issued(token)
+		}
+		return "", false
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -217,5 +219,139 @@ func TestRuntimeFailureExit1(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "http.listen") {
 		t.Fatalf("exit = %v, want status 1 naming http.listen; stderr:\n%s", err, stderr.String())
+	}
+}
+
+// startGateway runs the binary on cfg until the test ends and returns once
+// /healthz answers 200.
+func startGateway(t *testing.T, cfg, httpAddr string) {
+	t.Helper()
+	cmd := exec.Command(binary, "-config", writeConfig(t, cfg))
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	deadline := time.After(20 * time.Second)
+	for {
+		res, err := http.Get("http://" + httpAddr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("gateway exited early: %v\n%s", err, logs.String())
+		case <-deadline:
+			t.Fatalf("/healthz never became 200\n%s", logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec.Cmd
+// and the test reading it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestIssuedTokenOpensAPI issues a token over HTTP with http.admin_token and
+// uses it on /api/calls, then revokes it.
+func TestIssuedTokenOpensAPI(t *testing.T) {
+	const admin = "admin-secret-0123456789"
+	cfg, httpAddr := validConfig(t, filepath.Join(t.TempDir(), "data"))
+	cfg = strings.Replace(cfg, `http: { listen: "`+httpAddr+`" }`, `http: { listen: "`+httpAddr+`", admin_token: "`+admin+`" }`, 1)
+	if !strings.Contains(cfg, admin) {
+		t.Fatal("admin_token not placed in the configuration")
+	}
+	startGateway(t, cfg, httpAddr)
+	base := "http://" + httpAddr
+
+	call := func(method, path, token, body string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out bytes.Buffer
+		if _, err := out.ReadFrom(res.Body); err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, out.Bytes()
+	}
+
+	if code, body := call(http.MethodPost, "/api/users/alice/tokens", "alice-secret", ""); code != http.StatusUnauthorized {
+		t.Errorf("issue with a user token = %d %s, want 401", code, body)
+	}
+	if code, body := call(http.MethodPost, "/api/users/nobody/tokens", admin, ""); code != http.StatusNotFound {
+		t.Errorf("issue for an unknown user = %d %s, want 404", code, body)
+	}
+	code, body := call(http.MethodPost, "/api/users/alice/tokens", admin, `{"ttl":"1h"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("issue = %d %s, want 201", code, body)
+	}
+	var issued struct {
+		Token     string    `json:"token"`
+		User      string    `json:"user"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if err := json.Unmarshal(body, &issued); err != nil || issued.Token == "" || issued.User != "alice" {
+		t.Fatalf("issue reply %s (%v)", body, err)
+	}
+	if left := time.Until(issued.ExpiresAt); left <= 0 || left > time.Hour {
+		t.Errorf("token expires in %s, want within the hour asked for", left)
+	}
+	for _, tc := range []struct {
+		token  string
+		status int
+	}{
+		{issued.Token, http.StatusOK},
+		{"alice-secret", http.StatusOK},
+		{issued.Token + "x", http.StatusUnauthorized},
+		{admin, http.StatusUnauthorized}, // the admin token is not a user's
+	} {
+		if code, body := call(http.MethodGet, "/api/calls", tc.token, ""); code != tc.status {
+			t.Errorf("GET /api/calls with %q = %d %s, want %d", tc.token, code, body, tc.status)
+		}
+	}
+	if code, body := call(http.MethodDelete, "/api/users/alice/tokens", admin, ""); code != http.StatusOK || !bytes.Contains(body, []byte(`"revoked": 1`)) {
+		t.Errorf("revoke = %d %s, want 200 revoked 1", code, body)
+	}
+	if code, _ := call(http.MethodGet, "/api/calls", issued.Token, ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /api/calls with a revoked token = %d, want 401", code)
 	}
 }
