@@ -318,7 +318,7 @@ func (p *WebRTCPeer) negotiate(ctx context.Context, offer string, prefer Directi
 	if tr == nil {
 		return "", errors.New("media: audio transceiver not found")
 	}
-	if err := tr.SetCodecPreferences(codecOrder(prefer, offersTelephoneEvent(offer))); err != nil {
+	if err := tr.SetCodecPreferences(codecOrder(prefer, offer)); err != nil {
 		return "", fmt.Errorf("media: codec preferences: %w", err)
 	}
 	answer, err := pc.CreateAnswer(nil)
@@ -357,20 +357,29 @@ func (p *WebRTCPeer) negotiate(ctx context.Context, offer string, prefer Directi
 }
 
 // codecOrder lists the media engine's codecs with prefer's first.
-func codecOrder(prefer Direction, dtmf bool) []webrtc.RTPCodecParameters {
+func codecOrder(prefer Direction, offer string) []webrtc.RTPCodecParameters {
+	// pion refuses a preference for a codec the offer lacks: list only what
+	// the browser offered, the phone side's codec first.
 	order := []webrtc.RTPCodecParameters{codecPCMU, codecPCMA}
 	if prefer.PayloadType == PayloadPCMA {
 		order = []webrtc.RTPCodecParameters{codecPCMA, codecPCMU}
 	}
-	if dtmf {
+	lower := strings.ToLower(offer)
+	kept := order[:0]
+	for _, c := range order {
+		if strings.Contains(lower, strings.ToLower(c.MimeType[len("audio/"):])+"/8000") {
+			kept = append(kept, c)
+		}
+	}
+	if offersTelephoneEvent(offer) {
 		// Payload type 0 tells pion to take the type the offer used for the
 		// codec: RFC 3264 §6.1 wants the answer to keep the offer's numbering
 		// (Chrome offers telephone-event/8000 as 126, not our 101).
 		te := codecTelephoneEvent
 		te.PayloadType = 0
-		order = append(order, te)
+		kept = append(kept, te)
 	}
-	return order
+	return kept
 }
 
 // offersTelephoneEvent reports whether an offer carries RFC 4733 events at

@@ -61,6 +61,8 @@ type browserOptions struct {
 	lean bool
 	// noDTMF leaves telephone-event out of the offer, as some clients do.
 	noDTMF bool
+	// onlyPCMU offers PCMU as the only G.711 codec.
+	onlyPCMU bool
 }
 
 func newBrowser(t testing.TB, opt browserOptions) *browser {
@@ -77,6 +79,9 @@ func newBrowser(t testing.TB, opt browserOptions) *browser {
 			SDPFmtpLine: "0-15"}, PayloadType: chromeDTMF8k},
 	} {
 		if opt.noDTMF && c.MimeType == "audio/telephone-event" {
+			continue
+		}
+		if opt.onlyPCMU && c.MimeType == webrtc.MimeTypePCMA {
 			continue
 		}
 		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
@@ -272,6 +277,19 @@ func TestWebRTCAnswerWithoutTelephoneEvent(t *testing.T) {
 	}
 	if got := strings.Join(audioFormats(t, answer), " "); got != "8 0" {
 		t.Fatalf("answer formats %q, want \"8 0\"", got)
+	}
+}
+
+// TestWebRTCAnswerPCMUOnlyOffer: a phone side speaking PCMA still gets an
+// answer from a browser that offers only PCMU (the bridge transcodes).
+func TestWebRTCAnswerPCMUOnlyOffer(t *testing.T) {
+	w := newTestWebRTC(t)
+	_, peer, answer := connectBrowser(t, w, Direction{PayloadType: PayloadPCMA}, browserOptions{onlyPCMU: true})
+	if got := peer.Direction().PayloadType; got != PayloadPCMU {
+		t.Fatalf("audio PT = %d, want PCMU", got)
+	}
+	if got := strings.Join(audioFormats(t, answer), " "); got != "0 126" {
+		t.Fatalf("answer formats %q, want \"0 126\"", got)
 	}
 }
 

@@ -10,6 +10,10 @@
 #      on different codecs (PCMU <-> PCMA transcoding); a SIPp cross-check
 #      (SIPp rtp_stream on the calling side, SIPp -rtp_echo on the far end)
 #      measured by loadgen -observe; and a headroom step at twice N.
+#   3. WebRTC: bench/loadgen -webrtc places W trunk calls to W numbers that
+#      ring W users' browser tabs; pion peers in the load generator stand in
+#      for the browsers (WebSocket signaling, DTLS-SRTP, PCMU) and stream
+#      50 packets/s while the SIP side does the same.
 #
 # Every run gets a fresh gateway (so memory per call is not blurred by an
 # earlier run), is bounded in call count and time, and stays on 127.0.0.1.
@@ -24,6 +28,8 @@
 # Knobs (environment): BENCH_SETUP_RATE (200), BENCH_SETUP_SECS (20),
 # BENCH_SETUP_STEPS ("400 800"), BENCH_STEP_SECS (10), BENCH_CALLS (500),
 # BENCH_HOLD_SECS (20), BENCH_HEADROOM_CALLS (2 x BENCH_CALLS, 0 to skip),
+# BENCH_WEBRTC_CALLS (200, 0 to skip), BENCH_WEBRTC_HOLD_SECS (20),
+# BENCH_ONLY_WEBRTC=1 runs section 3 alone,
 # BENCH_KEEP=1 keeps the work directory (configs, logs, SIPp stats).
 set -euo pipefail
 
@@ -55,6 +61,10 @@ CALLS=${BENCH_CALLS:-500}
 HOLD_SECS=${BENCH_HOLD_SECS:-20}
 HEADROOM_CALLS=${BENCH_HEADROOM_CALLS:-$((2 * CALLS))}
 CALL_MS=1000        # length of a setup-test call (SIPp -d)
+WEBRTC_CALLS=${BENCH_WEBRTC_CALLS:-200}
+WEBRTC_HOLD_SECS=${BENCH_WEBRTC_HOLD_SECS:-20}
+ONLY_WEBRTC=${BENCH_ONLY_WEBRTC:-0}
+WEBRTC_PORTS="50000-59999" # the gateway's ICE (pion) UDP ports
 
 # Targets.
 T_SETUP=200         # setups/s with no failed call
@@ -62,6 +72,8 @@ T_CALLS=500         # concurrent relayed G.711 calls ...
 T_CPU=50            # ... using less than this % of the whole machine
 T_P99_US=1000       # relay latency p99
 T_RSS_KIB=64        # resident memory per call
+T_WEBRTC_CALLS=200  # concurrent trunk <-> WebRTC calls ...
+T_WEBRTC_CPU=60     # ... using less than this % of the whole machine
 
 NCPU=$(nproc)
 FAILED=0
@@ -156,6 +168,40 @@ users: [ { id: alice, name: "Alice", token: "t" } ]
 numbers:
   - { number: "+15550100", trunk: carrier, owner: alice, ringing: forward, forward_to: "+15550199", ring_timeout: 10s }
 EOF
+  launch_gateway "$1"
+}
+
+# start_webrtc_gateway NAME USERS: a fresh gateway with users user0..N-1
+# (token tokI), each owning +1555100NNNN (zero-padded I) that rings their
+# browser tabs; ICE on loopback only, on WEBRTC_PORTS.
+start_webrtc_gateway() {
+  GW_DIR="$WORK/$1"
+  mkdir -p "$GW_DIR"
+  {
+    cat <<EOF
+sip: { listen: "127.0.0.1:${SIP_PORT}", max_message_size: 8192 }
+rtp: { address: "127.0.0.1", ports: "${RTP_PORTS}", timeout: 30s }
+http: { listen: "127.0.0.1:${HTTP_PORT}" }
+webrtc: { loopback: true, interfaces: ["lo"], ports: "${WEBRTC_PORTS}" }
+data_dir: "${GW_DIR}/data"
+default_region: "US"
+drain_timeout: 10s
+trunks:
+  - name: carrier
+    inbound: { allow: ["127.0.0.0/8"] }
+    outbound: { proxy: "sip:127.0.0.1:${UAS_PORT}" }
+EOF
+    echo "users:"
+    awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "  - { id: user%d, name: \"User %d\", token: \"tok%d\" }\n", i, i, i }'
+    echo "numbers:"
+    awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "  - { number: \"+1555100%04d\", trunk: carrier, owner: user%d, ringing: browser, ring_timeout: 15s }\n", i, i }'
+  } >"$GW_DIR/config.yaml"
+  launch_gateway "$1"
+}
+
+# launch_gateway NAME: runs the gateway on GW_DIR/config.yaml and waits
+# until it serves /metrics.
+launch_gateway() {
   "$GW" -config "$GW_DIR/config.yaml" -log-level warn >"$GW_DIR/gateway.log" 2>&1 &
   GW_PID=$!
   PIDS+=("$GW_PID")
@@ -268,6 +314,9 @@ run_setup_step() { # RATE SECONDS
   fi
 }
 
+SETUP_ANSWERED=n/a
+SETUP_RSS=n/a
+if [ "$ONLY_WEBRTC" != 1 ]; then
 start_gateway setup
 start_uas
 for step in "$SETUP_RATE:$SETUP_SECS" $(for r in $SETUP_STEPS; do echo "$r:$STEP_SECS"; done); do
@@ -277,6 +326,7 @@ SETUP_ANSWERED=$(metric 'switchboard_calls_total{outcome="answered"}')
 SETUP_RSS=$(rss_kib "$GW_PID")
 stop_uas
 stop_gateway
+fi
 
 # ------------------------------------------- 2. concurrent calls with media
 
@@ -311,6 +361,7 @@ run_loadgen() {
   fi
 }
 
+if [ "$ONLY_WEBRTC" != 1 ]; then
 run_loadgen relay "$CALLS" 100 "$HOLD_SECS"
 run_loadgen transcode "$CALLS" 100 15 -caller-codec pcmu -callee-codec pcma
 
@@ -353,6 +404,40 @@ run_sipp_media
 if [ "$HEADROOM_CALLS" -gt 0 ]; then
   run_loadgen headroom "$HEADROOM_CALLS" 200 10
 fi
+fi
+
+# ------------------------------------------------------------ 3. WebRTC
+
+# run_webrtc NAME CALLS RATE HOLD: CALLS trunk calls, each to its own
+# user's number, answered by that user's pion tab in the load generator.
+run_webrtc() {
+  local name=$1 calls=$2 rate=$3 hold=$4 rc=0
+  log "webrtc ($name): $calls trunk -> browser calls at ${rate}/s, ${hold} s measured"
+  start_webrtc_gateway "$name" "$calls"
+  "$LOADGEN" -gateway "127.0.0.1:$SIP_PORT" -caller "127.0.0.1:$UAC_PORT" \
+    -webrtc "ws://127.0.0.1:$HTTP_PORT/ws" -number-format '+1555100%04d' -token-format 'tok%d' \
+    -calls "$calls" -rate "$rate" -warmup 3s -hold "${hold}s" -timeout 150s \
+    -pid "$GW_PID" -metrics "$METRICS" -out "$WORK/$name.env" >"$WORK/$name.out" 2>&1 || rc=$?
+  stop_gateway
+  if [ "$rc" -ne 0 ] || [ ! -s "$WORK/$name.env" ]; then
+    tail -5 "$WORK/$name.out" >&2
+    log "webrtc ($name): loadgen failed (exit $rc)"
+    FAILED=1
+    return 0
+  fi
+  load_results "$name" "$WORK/$name.env"
+  if [ "${R[$name.calls_failed]}" != 0 ] || [ "${R[$name.remote_hangups]}" != 0 ] ||
+    [ "${R[$name.browser_answer_errors]}" != 0 ]; then
+    log "webrtc ($name): ${R[$name.calls_failed]} calls failed, ${R[$name.remote_hangups]} ended early," \
+      "${R[$name.browser_answer_errors]} answers failed"
+    grep '^setup failure' "$WORK/$name.out" >&2 || true
+    FAILED=1
+  fi
+}
+
+if [ "$WEBRTC_CALLS" -gt 0 ]; then
+  run_webrtc webrtc "$WEBRTC_CALLS" 50 "$WEBRTC_HOLD_SECS"
+fi
 
 # ------------------------------------------------------------------ table
 
@@ -390,6 +475,10 @@ relay_rate_ok() {
   ge "$(g relay.relayed_pps)" "$(awk -v e="$(g relay.sent_pps)" 'BEGIN { print e * 0.99 }')" &&
     ge "$(g relay.sent_pps)" "$(awk -v e="$(g relay.expected_pps)" 'BEGIN { print e * 0.97 }')"
 }
+webrtc_all_up() {
+  [ "$(g webrtc.calls_failed)" = 0 ] && [ "$(g webrtc.remote_hangups)" = 0 ] &&
+    ge "$(g webrtc.calls_established)" "$T_WEBRTC_CALLS" && ge "$(g webrtc.active_calls_end)" "$T_WEBRTC_CALLS"
+}
 transcode_ok() { lt "$(g transcode.gw_cpu_pct)" "$T_CPU" && lt "$(g transcode.relay_p99_us)" "$T_P99_US"; }
 
 TABLE="$WORK/table.txt"
@@ -397,6 +486,7 @@ TABLE="$WORK/table.txt"
   echo
   echo "== Switchboard end-to-end benchmark ($NCPU CPUs: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo); $(go env GOVERSION))"
   echo
+  if [ "$ONLY_WEBRTC" != 1 ]; then
   echo "-- 1. call setups: SIPp uac -> gateway -> SIPp uas, ${CALL_MS} ms calls, no media"
   printf '%-10s %8s %8s %8s %9s %12s %8s %10s\n' offered/s answered failed retrans setup_ms sustained/s gw_cpu% sipp_cpu%
   for i in "${!S_RATE[@]}"; do
@@ -423,8 +513,24 @@ TABLE="$WORK/table.txt"
   echo "   rss/call in KiB. lg_cpu%: the load generator (it shares the machine). End-to-end through"
   echo "   loopback as the load generator saw it (relay run): p50 $(g relay.e2e_p50_us) us, p99 $(g relay.e2e_p99_us) us."
   echo
+  fi
+  if [ -n "${R[webrtc.calls_established]:-}" ]; then
+    echo "-- 3. trunk <-> WebRTC calls (pion peers as browsers: DTLS-SRTP, PCMU), 50 packets/s each way per call"
+    printf '%-8s %6s %6s %7s %7s %8s %8s %8s %7s %7s %8s %9s\n' run calls gauge gw_cpu% lg_cpu% relay/s expect/s dropped p50_us p99_us p999_us rss/call
+    printf '%-8s %6s %6s %7s %7s %8s %8s %8s %7s %7s %8s %9s\n' webrtc "$(g webrtc.calls_established)" \
+      "$(g webrtc.active_calls_end)" "$(g webrtc.gw_cpu_pct)" "$(g webrtc.loadgen_cpu_pct)" "$(g webrtc.relayed_pps)" \
+      "$(g webrtc.expected_pps)" "$(g webrtc.dropped)" "$(g webrtc.relay_p50_us)" "$(g webrtc.relay_p99_us)" \
+      "$(g webrtc.relay_p999_us)" "$(g webrtc.rss_per_call_kib)"
+    echo "   loss seen by the peers: SIP -> browser $(g webrtc.loss_to_browser_pct)%, browser -> SIP $(g webrtc.loss_from_browser_pct)%;"
+    echo "   one-way end to end (loopback, incl. both load-generator ends): SIP -> browser p50 $(g webrtc.e2e_to_browser_p50_us) us,"
+    echo "   p99 $(g webrtc.e2e_to_browser_p99_us) us; browser -> SIP p50 $(g webrtc.e2e_p50_us) us, p99 $(g webrtc.e2e_p99_us) us."
+    echo "   machine busy $(g webrtc.machine_cpu_pct)%; gateway RSS $(g webrtc.rss_before_kib) KiB with the tabs signed in,"
+    echo "   $(g webrtc.rss_at_n_kib) KiB during the calls. p50/p99/p999: the gateway's read->write histogram (both directions)."
+    echo
+  fi
   echo "-- targets"
   printf '%-47s %-30s %-19s %s\n' figure measured target verdict
+  if [ "$ONLY_WEBRTC" != 1 ]; then
   row "sustained call setups/s, 0 failed" "${best}/s" ">= ${T_SETUP}/s" ge "$best" "$T_SETUP"
   row "concurrent relayed G.711 calls" "$(g relay.calls_established) (gauge $(g relay.active_calls_end))" ">= ${T_CALLS}" relay_all_up
   row "gateway CPU at those calls (whole machine)" "$(g relay.gw_cpu_pct)%" "< ${T_CPU}%" lt "$(g relay.gw_cpu_pct)" "$T_CPU"
@@ -436,6 +542,15 @@ TABLE="$WORK/table.txt"
   row "gateway RSS per call" "$(g relay.rss_per_call_kib) KiB" "<= ${T_RSS_KIB} KiB" le "$(g relay.rss_per_call_kib)" "$T_RSS_KIB"
   row "transcoding: gateway CPU / p99" "$(g transcode.gw_cpu_pct)% / $(g transcode.relay_p99_us) us" \
     "< ${T_CPU}% / < ${T_P99_US} us" transcode_ok
+  fi
+  if [ "$WEBRTC_CALLS" -gt 0 ]; then
+    row "concurrent trunk<->WebRTC calls" "$(g webrtc.calls_established) (gauge $(g webrtc.active_calls_end))" \
+      ">= ${T_WEBRTC_CALLS}" webrtc_all_up
+    row "gateway CPU at those calls (whole machine)" "$(g webrtc.gw_cpu_pct)%" "< ${T_WEBRTC_CPU}%" \
+      lt "$(g webrtc.gw_cpu_pct)" "$T_WEBRTC_CPU"
+    row "WebRTC relay latency p50 / p99" "$(g webrtc.relay_p50_us) / $(g webrtc.relay_p99_us) us" "p99 < ${T_P99_US} us" \
+      lt "$(g webrtc.relay_p99_us)" "$T_P99_US"
+  fi
 } >"$TABLE"
 cat "$TABLE"
 

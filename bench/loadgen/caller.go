@@ -52,17 +52,25 @@ func newCaller(ag *agent, eng *rtpEngine, gateway netip.AddrPort, number string,
 // place sends one INVITE from caller ID from and, once answered and
 // acknowledged, starts the call's RTP toward the gateway.
 func (c *caller) place(ctx context.Context, from string) (*outCall, error) {
+	return c.placeTo(ctx, c.target.User, from)
+}
+
+// placeTo is place with the number dialled given per call (WebRTC runs
+// ring a different user's number on every call).
+func (c *caller) placeTo(ctx context.Context, number, from string) (*outCall, error) {
+	target := c.target
+	target.User = number
 	sock := c.eng.socket()
 	rtpAddr := sock.LocalAddr().(*net.UDPAddr).AddrPort()
 
-	req := sip.NewRequest(sip.INVITE, c.target)
+	req := sip.NewRequest(sip.INVITE, target)
 	fromHdr := &sip.FromHeader{
 		Address: sip.Uri{Scheme: "sip", User: from, Host: c.ag.addr.Addr().String()},
 		Params:  sip.NewParams(),
 	}
 	fromHdr.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(fromHdr)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: c.target.User, Host: c.target.Host}, Params: sip.NewParams()})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: number, Host: target.Host}, Params: sip.NewParams()})
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(buildSDP(rand.Uint64()>>1, rtpAddr, c.offer...))
 

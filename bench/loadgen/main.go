@@ -48,6 +48,17 @@ type options struct {
 	metricsURL              string
 	out                     string
 	logLevel                slog.Level
+	// WebRTC runs: the gateway's /ws URL (empty: the far end is SIP), and
+	// how call i's number and its owner's token are spelled.
+	wsURL, numberFmt, tokenFmt string
+}
+
+// numberOf is the number call i dials.
+func (o options) numberOf(i int) string {
+	if o.wsURL == "" {
+		return o.number
+	}
+	return fmt.Sprintf(o.numberFmt, i)
 }
 
 func main() {
@@ -100,11 +111,15 @@ func parseFlags(args []string) (options, error) {
 	metrics := fs.String("metrics", "http://127.0.0.1:18080/metrics", "gateway Prometheus endpoint")
 	out := fs.String("out", "", "also write the results as key=value lines to this file")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	wsURL := fs.String("webrtc", "", "gateway WebSocket URL (ws://HOST:PORT/ws): call i rings a browser tab signed in with -token-format's token i, answered by a pion WebRTC peer, instead of a SIP far end")
+	numberFmt := fs.String("number-format", "+1555100%04d", "with -webrtc: the number call i dials (fmt verb for i)")
+	tokenFmt := fs.String("token-format", "tok%d", "with -webrtc: the token of the user owning call i's number (fmt verb for i)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	o := options{number: *number, sockets: *sockets, calls: *calls, observe: *observe, rate: *rate, warmup: *warmup,
-		hold: *hold, timeout: *timeout, pid: *pid, metricsURL: *metrics, out: *out}
+		hold: *hold, timeout: *timeout, pid: *pid, metricsURL: *metrics, out: *out,
+		wsURL: *wsURL, numberFmt: *numberFmt, tokenFmt: *tokenFmt}
 	var errs []error
 	addr := func(name, v string) netip.AddrPort {
 		a, err := netip.ParseAddrPort(v)
@@ -142,9 +157,11 @@ type snapshot struct {
 	rtp     counters
 	e2e     buckets
 	lag     buckets
+	wr      browserCounters // WebRTC runs only
+	wrE2E   buckets         // SIP -> browser one-way latency
 }
 
-func takeSnapshot(ctx context.Context, o options, eng *rtpEngine) (snapshot, error) {
+func takeSnapshot(ctx context.Context, o options, eng *rtpEngine, fl *fleet) (snapshot, error) {
 	var s snapshot
 	var errs []error
 	var err error
@@ -161,6 +178,10 @@ func takeSnapshot(ctx context.Context, o options, eng *rtpEngine) (snapshot, err
 	s.rtp = eng.snapshot()
 	s.e2e = eng.latency.cumulative()
 	s.lag = eng.lag.cumulative()
+	if fl != nil {
+		s.wr = fl.snapshot()
+		s.wrE2E = fl.latency.cumulative()
+	}
 	return s, errors.Join(errs...)
 }
 
@@ -180,31 +201,58 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 	defer func() { stopRTP(); eng.stop() }()
 	eng.start(rtpCtx)
 
-	calleeAg, err := newAgent(o.callee, "callee", sipLog)
-	if err != nil {
-		return nil, err
+	// The far end: a SIP agent, or (WebRTC runs) one browser tab per user.
+	var ce *callee
+	var fl *fleet
+	if o.wsURL == "" {
+		calleeAg, err := newAgent(o.callee, "callee", sipLog)
+		if err != nil {
+			return nil, err
+		}
+		defer calleeAg.close()
+		ce = newCallee(calleeAg, eng, o.calleeCodec)
+		if err := calleeAg.serve(); err != nil {
+			return nil, err
+		}
+	} else {
+		if fl, err = newFleet(o.wsURL, eng.base, log.With("component", "browser")); err != nil {
+			return nil, err
+		}
+		fl.start()
+		defer fl.close()
 	}
-	defer calleeAg.close()
 	callerAg, err := newAgent(o.caller, "caller", sipLog)
 	if err != nil {
 		return nil, err
 	}
 	defer callerAg.close()
-	ce := newCallee(calleeAg, eng, o.calleeCodec)
 	cr := newCaller(callerAg, eng, o.gateway, o.number, []uint8{o.callerCodec})
-	if err := calleeAg.serve(); err != nil {
-		return nil, err
-	}
 	if err := callerAg.serve(); err != nil {
 		return nil, err
 	}
 
-	r := &result{opts: o, transcoding: !stamp}
-	before, err := takeSnapshot(ctx, o, eng)
+	r := &result{opts: o, transcoding: !stamp, webrtc: fl != nil}
+	before, err := takeSnapshot(ctx, o, eng, fl)
 	if err != nil {
 		return nil, fmt.Errorf("before calls: %w", err)
 	}
 	r.rssBefore = before.gw.RSSKiB
+	if fl != nil {
+		// Tabs sign in before any call, as agents open the page before
+		// the phones ring; their memory counts as the before figure.
+		tokens := make([]string, o.calls)
+		for i := range tokens {
+			tokens[i] = fmt.Sprintf(o.tokenFmt, i)
+		}
+		if err := fl.signIn(ctx, tokens); err != nil {
+			return nil, fmt.Errorf("signing in the browser tabs: %w", err)
+		}
+		if o.pid > 0 {
+			if p, err := readProc(o.pid); err == nil {
+				r.rssBefore = p.RSSKiB
+			}
+		}
+	}
 
 	// Set up: one INVITE every 1/rate s, each call on its own goroutine.
 	calls, failures := setup(ctx, o, cr)
@@ -218,10 +266,19 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 	if r.established == 0 {
 		return r, fmt.Errorf("no call was established (%s)", strings.Join(failures, "; "))
 	}
-	if err := r.window(ctx, o, eng); err != nil {
+	if fl != nil {
+		if err := waitConnected(ctx, fl, uint64(r.established)); err != nil {
+			return r, err
+		}
+	}
+	if err := r.window(ctx, o, eng, fl); err != nil {
 		return r, err
 	}
 	r.remoteHangups = cr.remoteHangups.Load()
+	if fl != nil {
+		r.remoteHangups += fl.endedEarly.Load()
+		fl.tearingDown.Store(true)
+	}
 
 	// Tear down at the same rate, then wait for both ends to agree.
 	r.byeFailed = teardown(ctx, o, cr, calls)
@@ -233,8 +290,11 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 			r.activeAfter = sc.get("switchboard_active_calls")
 			r.answeredTotal = sc.get(`switchboard_calls_total{outcome="answered"}`)
 		}
-		r.calleeLive = ce.live()
-		if (r.activeAfter == 0 && r.calleeLive == 0) || time.Now().After(deadline) || ctx.Err() != nil {
+		if ce != nil {
+			r.calleeLive = ce.live()
+		}
+		browsersDone := fl == nil || fl.ended.Load() >= uint64(r.established)
+		if (r.activeAfter == 0 && r.calleeLive == 0 && browsersDone) || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond) // polling the gateway's gauge: there is no event to wait on
@@ -244,7 +304,13 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 			r.rssAfter = p.RSSKiB
 		}
 	}
-	r.rejectedByCallee = ce.rejected.Load()
+	if ce != nil {
+		r.rejectedByCallee = ce.rejected.Load()
+	}
+	if fl != nil {
+		c := fl.snapshot()
+		r.browserAnswerErrs, r.browserEnded = c.AnswerErrors, c.Ended
+	}
 	return r, nil
 }
 
@@ -259,7 +325,7 @@ func observe(ctx context.Context, o options, log *slog.Logger) (*result, error) 
 	}
 	defer eng.stop()
 	r := &result{opts: o, observed: true}
-	before, err := takeSnapshot(ctx, o, eng)
+	before, err := takeSnapshot(ctx, o, eng, nil)
 	if err != nil {
 		return nil, fmt.Errorf("before calls: %w", err)
 	}
@@ -270,10 +336,28 @@ func observe(ctx context.Context, o options, log *slog.Logger) (*result, error) 
 	r.setupTime = time.Since(before.self.At)
 	r.established = o.observe
 	log.Info("calls are up", "active", o.observe, "took", r.setupTime)
-	if err := r.window(ctx, o, eng); err != nil {
+	if err := r.window(ctx, o, eng, nil); err != nil {
 		return r, err
 	}
 	return r, nil
+}
+
+// waitConnected waits until n browser calls have connected (ICE + DTLS),
+// so the window measures media and not handshakes.
+func waitConnected(ctx context.Context, fl *fleet, n uint64) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for fl.connected.Load() < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d WebRTC connections: %w", n, ctx.Err())
+		case <-deadline:
+			return fmt.Errorf("only %d of %d WebRTC connections up after 30 s", fl.connected.Load(), n)
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // waitActive polls the gateway until it reports at least n active calls.
@@ -294,13 +378,13 @@ func waitActive(ctx context.Context, url string, n float64) error {
 }
 
 // window waits o.warmup, then measures for o.hold.
-func (r *result) window(ctx context.Context, o options, eng *rtpEngine) error {
+func (r *result) window(ctx context.Context, o options, eng *rtpEngine, fl *fleet) error {
 	select {
 	case <-ctx.Done():
 		return fmt.Errorf("warm-up: %w", ctx.Err())
 	case <-time.After(o.warmup):
 	}
-	s0, err := takeSnapshot(ctx, o, eng)
+	s0, err := takeSnapshot(ctx, o, eng, fl)
 	if err != nil {
 		return fmt.Errorf("window start: %w", err)
 	}
@@ -309,7 +393,7 @@ func (r *result) window(ctx context.Context, o options, eng *rtpEngine) error {
 		return fmt.Errorf("hold: %w", ctx.Err())
 	case <-time.After(o.hold):
 	}
-	s1, err := takeSnapshot(ctx, o, eng)
+	s1, err := takeSnapshot(ctx, o, eng, fl)
 	if err != nil {
 		return fmt.Errorf("window end: %w", err)
 	}
@@ -344,7 +428,7 @@ func setup(ctx context.Context, o options, cr *caller) ([]*outCall, []string) {
 			defer wg.Done()
 			callCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			oc, err := cr.place(callCtx, fmt.Sprintf("+1555%07d", 2000000+i))
+			oc, err := cr.placeTo(callCtx, o.numberOf(i), fmt.Sprintf("+1555%07d", 2000000+i))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -435,6 +519,14 @@ type result struct {
 	byeFailed                       int
 	activeAfter, answeredTotal      float64
 	calleeLive                      int
+
+	// WebRTC runs: the browser side's own figures over the window.
+	webrtc                          bool
+	wrSentPPS, wrRecvPPS            float64
+	lossToBrowser, lossFromBrowser  float64 // fractions
+	wrE2E50, wrE2E99                float64 // seconds, SIP send -> browser receive
+	wrSendErrs                      uint64
+	browserAnswerErrs, browserEnded uint64
 }
 
 // measure fills the window figures from the snapshots at its edges.
@@ -473,6 +565,30 @@ func (r *result) measure(s0, s1 snapshot) {
 	r.e2e50, r.e2e99 = e2e.quantile(0.50), e2e.quantile(0.99)
 	lag := s1.lag.sub(s0.lag)
 	r.lag99, r.lagMax = lag.quantile(0.99), lag.quantile(1)
+	if r.webrtc {
+		r.measureWebRTC(s0, s1, secs)
+	}
+}
+
+// measureWebRTC adds the browser side: the SIP engine's counters then hold
+// only the SIP end, so each direction's loss pairs one side's sends with
+// the other side's receives, and the overall figures count both ends.
+func (r *result) measureWebRTC(s0, s1 snapshot, secs float64) {
+	sipSent, sipRecv := s1.rtp.Sent-s0.rtp.Sent, s1.rtp.Recv-s0.rtp.Recv
+	wrSent, wrRecv := s1.wr.Sent-s0.wr.Sent, s1.wr.Recv-s0.wr.Recv
+	r.wrSentPPS, r.wrRecvPPS = float64(wrSent)/secs, float64(wrRecv)/secs
+	r.wrSendErrs = s1.wr.SendErrors - s0.wr.SendErrors
+	lossOf := func(sent, recv uint64) float64 {
+		if sent == 0 {
+			return math.NaN()
+		}
+		return math.Max(0, 1-float64(recv)/float64(sent))
+	}
+	r.lossToBrowser, r.lossFromBrowser = lossOf(sipSent, wrRecv), lossOf(wrSent, sipRecv)
+	r.sentPPS, r.recvPPS = float64(sipSent+wrSent)/secs, float64(sipRecv+wrRecv)/secs
+	r.loss = lossOf(sipSent+wrSent, sipRecv+wrRecv)
+	e := s1.wrE2E.sub(s0.wrE2E)
+	r.wrE2E50, r.wrE2E99 = e.quantile(0.50), e.quantile(0.99)
 }
 
 // rssPerCall is the gateway's resident memory growth per established call, KiB.
@@ -488,7 +604,7 @@ func (r *result) rssPerCall() float64 {
 func (r *result) fields() [][2]string {
 	us := func(s float64) string { return fmt.Sprintf("%.1f", s*1e6) }
 	f1 := func(v float64) string { return fmt.Sprintf("%.1f", v) }
-	return [][2]string{
+	f := [][2]string{
 		{"calls_requested", fmt.Sprint(r.opts.calls)},
 		{"calls_established", fmt.Sprint(r.established)},
 		{"calls_failed", fmt.Sprint(r.setupFailed)},
@@ -527,6 +643,21 @@ func (r *result) fields() [][2]string {
 		{"active_after", f1(r.activeAfter)},
 		{"callee_live_after", fmt.Sprint(r.calleeLive)},
 	}
+	if r.webrtc {
+		// sent/recv/loss/e2e above count both ends; these split them.
+		f = append(f, [][2]string{
+			{"browser_sent_pps", fmt.Sprintf("%.0f", r.wrSentPPS)},
+			{"browser_recv_pps", fmt.Sprintf("%.0f", r.wrRecvPPS)},
+			{"loss_to_browser_pct", fmt.Sprintf("%.3f", r.lossToBrowser*100)},
+			{"loss_from_browser_pct", fmt.Sprintf("%.3f", r.lossFromBrowser*100)},
+			{"e2e_to_browser_p50_us", us(r.wrE2E50)},
+			{"e2e_to_browser_p99_us", us(r.wrE2E99)},
+			{"browser_send_errors", fmt.Sprint(r.wrSendErrs)},
+			{"browser_answer_errors", fmt.Sprint(r.browserAnswerErrs)},
+			{"browser_calls_ended", fmt.Sprint(r.browserEnded)},
+		}...)
+	}
+	return f
 }
 
 // print writes a readable summary.

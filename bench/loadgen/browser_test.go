@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// freePort returns a port the kernel just handed out on 127.0.0.1 for
+// network ("tcp" or "udp"), released for the gateway to bind.
+func freePort(t *testing.T, network string) int {
+	t.Helper()
+	switch network {
+	case "tcp":
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	default:
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+}
+
+// startGateway builds and runs the real gateway with users user0..n-1
+// (token tokI) each owning +1555100000I with browser ringing, and returns
+// its SIP address, HTTP port and PID.
+func startGateway(t *testing.T, n int) (sipPort, httpPort, pid int) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "switchboard")
+	build := exec.Command("go", "build", "-o", bin, "switchboard/cmd/switchboard")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the gateway: %v\n%s", err, out)
+	}
+	sipPort, httpPort = freePort(t, "udp"), freePort(t, "tcp")
+	var cfg bytes.Buffer
+	fmt.Fprintf(&cfg, `sip: { listen: "127.0.0.1:%d" }
+rtp: { address: "127.0.0.1", ports: "40000-49999", timeout: 30s }
+http: { listen: "127.0.0.1:%d" }
+webrtc: { loopback: true, interfaces: ["lo"], ports: "50000-59999" }
+data_dir: %q
+default_region: "US"
+drain_timeout: 2s
+trunks:
+  - name: carrier
+    inbound: { allow: ["127.0.0.0/8"] }
+    outbound: { proxy: "sip:127.0.0.1:9" }
+users:
+`, sipPort, httpPort, filepath.Join(dir, "data"))
+	for i := range n {
+		fmt.Fprintf(&cfg, "  - { id: user%d, name: \"User %d\", token: \"tok%d\" }\n", i, i, i)
+	}
+	cfg.WriteString("numbers:\n")
+	for i := range n {
+		fmt.Fprintf(&cfg, "  - { number: \"+1555100%04d\", trunk: carrier, owner: user%d, ringing: browser, ring_timeout: 10s }\n", i, i)
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, cfg.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logBuf bytes.Buffer
+	gw := exec.Command(bin, "-config", cfgPath, "-log-level", "warn")
+	gw.Stdout, gw.Stderr = &logBuf, &logBuf
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = gw.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = gw.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = gw.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", logBuf.String())
+		}
+	})
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort)
+	waitFor(t, "the gateway's /metrics", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("gateway exited at start:\n%s", logBuf.String())
+		default:
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return sipPort, httpPort, gw.Process.Pid
+}
+
+// TestWebRTCCallThroughGateway runs one trunk -> browser call through the
+// real gateway: the SIP side calls user0's number, the pion tab answers it
+// over the WebSocket, and PCMU flows both ways (SIP RTP <-> DTLS-SRTP)
+// with stamps the other end turns into one-way latency.
+func TestWebRTCCallThroughGateway(t *testing.T) {
+	sipPort, httpPort, pid := startGateway(t, 1)
+	o, err := parseFlags([]string{
+		"-gateway", fmt.Sprintf("127.0.0.1:%d", sipPort),
+		"-caller", "127.0.0.1:0",
+		"-webrtc", fmt.Sprintf("ws://127.0.0.1:%d/ws", httpPort),
+		"-metrics", fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort),
+		"-calls", "1", "-rate", "10", "-warmup", "500ms", "-hold", "2s",
+		"-pid", fmt.Sprint(pid),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := run(ctx, o, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("run: %v (result %+v)", err, r)
+	}
+	if r.established != 1 || r.setupFailed != 0 {
+		t.Fatalf("established %d, failed %d (%v)", r.established, r.setupFailed, r.setupFailures)
+	}
+	if r.activeEnd != 1 {
+		t.Errorf("gateway's active calls at the end of the window = %v, want 1", r.activeEnd)
+	}
+	// 2 s at 50 packets/s each way: well over 50 in each direction unless
+	// a direction is broken.
+	if r.wrRecvPPS < 25 || r.wrSentPPS < 25 {
+		t.Errorf("browser sent %.0f/s, received %.0f/s; want about 50 each", r.wrSentPPS, r.wrRecvPPS)
+	}
+	if r.recvPPS-r.wrRecvPPS < 25 {
+		t.Errorf("SIP side received %.0f/s from the browser, want about 50", r.recvPPS-r.wrRecvPPS)
+	}
+	if r.relayedPPS < 50 {
+		t.Errorf("gateway relayed %.0f packets/s, want about 100", r.relayedPPS)
+	}
+	if !(r.wrE2E50 > 0 && r.wrE2E50 < 0.5) || !(r.e2e50 > 0 && r.e2e50 < 0.5) {
+		t.Errorf("one-way latency p50: to browser %v s, from browser %v s; want both in (0, 0.5)", r.wrE2E50, r.e2e50)
+	}
+	if r.remoteHangups != 0 || r.browserAnswerErrs != 0 {
+		t.Errorf("remote hangups %d, answer errors %d", r.remoteHangups, r.browserAnswerErrs)
+	}
+	if r.activeAfter != 0 || r.browserEnded != 1 {
+		t.Errorf("after BYE: gateway active %v, browser saw %d ended calls; want 0 and 1", r.activeAfter, r.browserEnded)
+	}
+}
