@@ -283,19 +283,7 @@ func TestBrowserBothFirstAnswerWins(t *testing.T) {
 		if err != nil {
 			t.Fatalf("gateway's answer: %v\n%s", err, res.dlg.InviteResponse.Body())
 		}
-		var sending sync.WaitGroup
-		toneCtx, stopTone := context.WithCancel(ctx)
-		sending.Add(1)
-		go func() {
-			defer sending.Done()
-			if err := callerRTP.sendTone(toneCtx, answer.Addr, media.PayloadPCMU, sipToneFreq, sipToneDBFS); err != nil {
-				t.Errorf("caller: %v", err)
-			}
-		}()
-		defer func() {
-			stopTone()
-			sending.Wait()
-		}()
+		defer callerRTP.playTone(ctx, t, answer.Addr, media.PayloadPCMU, sipToneFreq, sipToneDBFS)()
 		page.waitJS("the call is answered in the page", `window.switchboard.state === "answered"`, 10*time.Second)
 		readings := page.waitPageTone(sipToneFreq, browserPageFreqTo, 15*time.Second)
 		t.Logf("the page hears the caller's tone: analyser peaks %v Hz", readings)

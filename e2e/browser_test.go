@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,19 +57,7 @@ func TestBrowserAnswerInbound(t *testing.T) {
 	if err != nil {
 		t.Fatalf("gateway's answer: %v\n%s", err, dlg.InviteResponse.Body())
 	}
-	var sending sync.WaitGroup
-	toneCtx, stopTone := context.WithCancel(ctx)
-	sending.Add(1)
-	go func() {
-		defer sending.Done()
-		if err := callerRTP.sendTone(toneCtx, answer.Addr, media.PayloadPCMU, sipToneFreq, sipToneDBFS); err != nil {
-			t.Errorf("caller: %v", err)
-		}
-	}()
-	defer func() {
-		stopTone()
-		sending.Wait()
-	}()
+	defer callerRTP.playTone(ctx, t, answer.Addr, media.PayloadPCMU, sipToneFreq, sipToneDBFS)()
 
 	page.waitJS("the call is answered", `window.switchboard.state === "answered"`, 10*time.Second)
 	readings := page.waitPageTone(sipToneFreq, browserPageFreqTo, 15*time.Second)

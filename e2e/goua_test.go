@@ -465,3 +465,21 @@ func (c *goCaller) call(ctx context.Context, gatewayAddr, number string, sdpBody
 	}
 	return dlg, nil
 }
+
+// playTone sends a tone from p to remote as pt in the background until the
+// returned stop is called; stop waits for the sender to finish.
+func (p *rtpPeer) playTone(ctx context.Context, t *testing.T, remote netip.AddrPort, pt uint8, freq, dbfs float64) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var sending sync.WaitGroup
+	sending.Add(1)
+	go func() {
+		defer sending.Done()
+		if err := p.sendTone(ctx, remote, pt, freq, dbfs); err != nil {
+			t.Errorf("sending tone: %v", err)
+		}
+	}()
+	return func() {
+		cancel()
+		sending.Wait()
+	}
+}

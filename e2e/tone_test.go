@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"math"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,22 +50,13 @@ func TestToneBothWays(t *testing.T) {
 		t.Fatalf("callee never saw its 200 ACKed: %v", callee.problems())
 	}
 
-	toneCtx, stopTone := context.WithCancel(ctx)
-	var sending sync.WaitGroup
-	sending.Add(1)
-	go func() {
-		defer sending.Done()
-		if err := callerRTP.sendTone(toneCtx, answer.Addr, media.PayloadPCMU, toneFreq, toneLevel); err != nil {
-			t.Errorf("caller: %v", err)
-		}
-	}()
+	stopTone := callerRTP.playTone(ctx, t, answer.Addr, media.PayloadPCMU, toneFreq, toneLevel)
 
 	need := skipSamples + measureSamples + 800 // and 100 ms to spare
 	err = waitFor(ctx, 10*time.Second, func() bool {
 		return callee.rtp.sampleCount() >= need && callerRTP.sampleCount() >= need
 	})
 	stopTone()
-	sending.Wait()
 	if err != nil {
 		t.Errorf("audio did not arrive: callee got %d samples, caller got %d, want %d each",
 			callee.rtp.sampleCount(), callerRTP.sampleCount(), need)
