@@ -11,6 +11,7 @@ command -v sox >/dev/null 2>&1     || need+=(sox)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)      # browser softphone tests (headless)
 command -v ip >/dev/null 2>&1      || need+=(iproute2)      # loopback inside the tests' network namespace
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -e /usr/share/sip-tester/g711a.pcap ] || need+=(sip-tester)
 
 if [ ${#need[@]} -eq 0 ]; then
