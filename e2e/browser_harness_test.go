@@ -586,6 +586,22 @@ func (r browserCallRecord) hasLegKind(kind string) bool {
 	return false
 }
 
+// ringAvailableTab is how an inbound browser test starts: a gateway with
+// opts, Alice's tab signed in and available, and a Go caller (sending PCMU
+// from callerRTP) whose INVITE is on its way; done reports the call.
+func ringAvailableTab(t *testing.T, opts gatewayOptions) (g *gateway, page *browserPage, ctx context.Context, callerRTP *rtpPeer, done <-chan callResult) {
+	t.Helper()
+	g = startGateway(t, opts)
+	page = startBrowser(t).newPage("tab")
+	page.signIn(g.httpBase, aliceToken)
+	page.setAvailable()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	callerRTP = newRTPPeer(t)
+	done = placeCall(ctx, newGoCaller(t), g.sipAddr, audioSDP(callerRTP.port(), media.PayloadPCMU))
+	return g, page, ctx, callerRTP, done
+}
+
 // placeCall runs a goCaller's call in the background: the INVITE is only
 // answered once someone clicks in the browser.
 func placeCall(ctx context.Context, c *goCaller, gatewayAddr string, sdpBody []byte) <-chan callResult {

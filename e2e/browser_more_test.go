@@ -245,17 +245,7 @@ func TestBrowserBothFirstAnswerWins(t *testing.T) {
 			return
 		}
 		callee := newGatedCallee(t, false)
-		g := startGateway(t, supportLineOptions(callee.addr(), "both", 20*time.Second))
-		b := startBrowser(t)
-		page := b.newPage("tab")
-		page.signIn(g.httpBase, aliceToken)
-		page.setAvailable()
-
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		caller := newGoCaller(t)
-		callerRTP := newRTPPeer(t)
-		done := placeCall(ctx, caller, g.sipAddr, audioSDP(callerRTP.port(), media.PayloadPCMU))
+		g, page, ctx, callerRTP, done := ringAvailableTab(t, supportLineOptions(callee.addr(), "both", 20*time.Second))
 
 		// Both devices ring before the page answers.
 		page.waitJS("the call rings in the page", `window.switchboard.state === "incoming"`, 10*time.Second)
@@ -316,17 +306,7 @@ func TestBrowserBothFirstAnswerWins(t *testing.T) {
 			return
 		}
 		callee := newGatedCallee(t, false)
-		g := startGateway(t, supportLineOptions(callee.addr(), "both", 20*time.Second))
-		b := startBrowser(t)
-		page := b.newPage("tab")
-		page.signIn(g.httpBase, aliceToken)
-		page.setAvailable()
-
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		caller := newGoCaller(t)
-		callerRTP := newRTPPeer(t)
-		done := placeCall(ctx, caller, g.sipAddr, audioSDP(callerRTP.port(), media.PayloadPCMU))
+		g, page, ctx, callerRTP, done := ringAvailableTab(t, supportLineOptions(callee.addr(), "both", 20*time.Second))
 
 		page.waitJS("the call rings in the page", `window.switchboard.state === "incoming"`, 10*time.Second)
 		waitClosed(t, callee.ringing, 10*time.Second, "the forward phone rings", page.snapshot)

@@ -26,17 +26,7 @@ func TestBrowserAnswerInbound(t *testing.T) {
 	if !insideBrowserNetns(t) {
 		return
 	}
-	g := startGateway(t, browserGatewayOptions(""))
-	b := startBrowser(t)
-	page := b.newPage("tab")
-	page.signIn(g.httpBase, aliceToken)
-	page.setAvailable()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	caller := newGoCaller(t)
-	callerRTP := newRTPPeer(t)
-	done := placeCall(ctx, caller, g.sipAddr, audioSDP(callerRTP.port(), media.PayloadPCMU))
+	g, page, ctx, callerRTP, done := ringAvailableTab(t, browserGatewayOptions(""))
 
 	page.waitJS("the call rings", `window.switchboard.state === "incoming"`, 10*time.Second)
 	card := page.text("dialog", "Incoming call", 5*time.Second)
@@ -153,17 +143,7 @@ func TestBrowserDecline(t *testing.T) {
 	if !insideBrowserNetns(t) {
 		return
 	}
-	g := startGateway(t, browserGatewayOptions(""))
-	b := startBrowser(t)
-	page := b.newPage("tab")
-	page.signIn(g.httpBase, aliceToken)
-	page.setAvailable()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	caller := newGoCaller(t)
-	callerRTP := newRTPPeer(t)
-	done := placeCall(ctx, caller, g.sipAddr, audioSDP(callerRTP.port(), media.PayloadPCMU))
+	g, page, ctx, _, done := ringAvailableTab(t, browserGatewayOptions(""))
 
 	page.waitJS("the call rings", `window.switchboard.state === "incoming"`, 10*time.Second)
 	page.click("button", "Decline")
