@@ -13,7 +13,7 @@ const (
 	maxListLimit     = 500
 )
 
-// ListOptions selects one page of ListCalls.
+// ListOptions selects one page of ListCalls or ListVoicemails.
 type ListOptions struct {
 	// Limit is the page size: 50 when <= 0, at most 500.
 	Limit int

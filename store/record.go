@@ -33,6 +33,8 @@ const (
 	OutcomeCancelled Outcome = "cancelled"
 	// OutcomeInterrupted means the gateway stopped (crash or restart) while the call was open.
 	OutcomeInterrupted Outcome = "interrupted"
+	// OutcomeVoicemail means the caller left a voicemail; no person answered.
+	OutcomeVoicemail Outcome = "voicemail"
 )
 
 const (
@@ -89,6 +91,7 @@ type CallRecord struct {
 	HangupSide      string     `json:"hangup_side,omitempty"`  // "caller" | "callee" | "system"
 	SIPCode         int        `json:"sip_code,omitempty"`     // final SIP status sent to the caller
 	CallerID        *CallerID  `json:"caller_id,omitempty"`    // contact matched to the external party; nil when unknown
+	VoicemailID     string     `json:"voicemail_id,omitempty"` // the voicemail the caller left on this call
 }
 
 // normalize puts r in its stored form: times in UTC, a non-nil Legs slice
@@ -133,7 +136,7 @@ func validate(r *CallRecord) error {
 		return fmt.Errorf("call %s: started_at is zero: %w", r.ID, ErrInvalid)
 	}
 	switch r.Outcome {
-	case "", OutcomeAnswered, OutcomeMissed, OutcomeBusy, OutcomeFailed, OutcomeCancelled, OutcomeInterrupted:
+	case "", OutcomeAnswered, OutcomeMissed, OutcomeBusy, OutcomeFailed, OutcomeCancelled, OutcomeInterrupted, OutcomeVoicemail:
 	default:
 		return fmt.Errorf("call %s: outcome %q: %w", r.ID, r.Outcome, ErrInvalid)
 	}

@@ -23,6 +23,7 @@ func TestValidate(t *testing.T) {
 		{"closed outbound", func(r *CallRecord) { r.Direction, r.EndedAt, r.Outcome = DirectionOutbound, &end, OutcomeMissed }, false},
 		{"end before start is kept", func(r *CallRecord) { e := start.Add(-time.Hour); r.EndedAt, r.Outcome = &e, OutcomeFailed }, false},
 		{"sip code", func(r *CallRecord) { r.SIPCode = 486 }, false},
+		{"voicemail outcome", func(r *CallRecord) { r.EndedAt, r.Outcome, r.VoicemailID = &end, OutcomeVoicemail, NewID(start) }, false},
 		{"empty id", func(r *CallRecord) { r.ID = "" }, true},
 		{"bad id", func(r *CallRecord) { r.ID = "a b" }, true},
 		{"bad direction", func(r *CallRecord) { r.Direction = "sideways" }, true},
@@ -133,7 +134,7 @@ func TestCallRecordJSONShape(t *testing.T) {
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"trunk", "answered_at", "ended_at", "hangup_cause", "hangup_side", "sip_code", "caller_id"} {
+	for _, k := range []string{"trunk", "answered_at", "ended_at", "hangup_cause", "hangup_side", "sip_code", "caller_id", "voicemail_id"} {
 		if _, ok := got[k]; ok {
 			t.Errorf("open record has %q in %s", k, raw)
 		}
@@ -192,5 +193,43 @@ func TestCallerIDSurvivesStore(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.CallerID, rec.CallerID) {
 		t.Fatalf("stored caller ID = %+v, want %+v", got.CallerID, rec.CallerID)
+	}
+}
+
+func TestVoicemailOutcomeSurvivesStore(t *testing.T) {
+	s, _ := openTemp(t)
+	start := time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)
+	rec := newRecord(start)
+	if err := s.CreateCall(rec); err != nil {
+		t.Fatalf("CreateCall: %v", err)
+	}
+	vmID := NewID(start.Add(20 * time.Second))
+	end := start.Add(50 * time.Second)
+	if err := s.UpdateCall(rec.ID, func(r *CallRecord) error {
+		r.EndedAt, r.Outcome, r.VoicemailID, r.HangupSide = &end, OutcomeVoicemail, vmID, "caller"
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateCall to voicemail outcome: %v", err)
+	}
+	got, err := s.GetCall(rec.ID)
+	if err != nil {
+		t.Fatalf("GetCall: %v", err)
+	}
+	if got.Outcome != OutcomeVoicemail || got.VoicemailID != vmID || got.DurationSeconds != 0 {
+		t.Fatalf("stored outcome/voicemail/duration = %q/%q/%v, want voicemail/%s/0", got.Outcome, got.VoicemailID, got.DurationSeconds, vmID)
+	}
+	raw, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shape map[string]any
+	if err := json.Unmarshal(raw, &shape); err != nil {
+		t.Fatal(err)
+	}
+	if shape["outcome"] != "voicemail" || shape["voicemail_id"] != vmID {
+		t.Fatalf("JSON outcome/voicemail_id = %v/%v in %s", shape["outcome"], shape["voicemail_id"], raw)
+	}
+	if isOpen(t, s, rec.ID) {
+		t.Fatal("call closed with a voicemail outcome is still in the open index")
 	}
 }

@@ -1,4 +1,5 @@
-// Package store persists Switchboard's call records in a single bbolt file.
+// Package store persists Switchboard's call records, voicemails and uploaded
+// greetings in a single bbolt file.
 //
 // Every write goes through bbolt's Batch so that the many concurrent call
 // setups of a busy gateway share one fsync'd commit instead of paying for one
@@ -74,7 +75,12 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketCalls, bucketOpen} {
+		buckets := [][]byte{
+			bucketCalls, bucketOpen,
+			bucketVoicemails, bucketVoicemailsByNumber, bucketVoicemailsRecording,
+			bucketGreetings,
+		}
+		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
