@@ -100,11 +100,12 @@ type Bridge struct {
 	// trace, when set (tests only), is called after each packet's verdict.
 	trace func(from Side, v verdict)
 
-	mu       sync.Mutex
-	started  bool
-	stopped  bool
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	started   bool
+	stopped   bool
+	detaching atomic.Bool // Detach is stopping the readers; the kept port stays open
+	stopOnce  sync.Once
+	wg        sync.WaitGroup
 }
 
 // NewBridge returns a bridge between a and b, where side A speaks aDir and
@@ -136,6 +137,67 @@ func NewBridge(a, b Port, aDir, bDir Direction, stats *Stats) *Bridge {
 
 // OutputSSRC returns the SSRC of the stream the bridge sends toward side.
 func (b *Bridge) OutputSSRC(side Side) uint32 { return b.out[side].ssrc }
+
+// Continue makes the stream the bridge sends toward side continue st (a
+// Line's prompt before the bridge took over), so the far end sees one
+// stream: the same SSRC and contiguous sequence numbers. Call it before
+// Start; a zero st changes nothing.
+func (b *Bridge) Continue(side Side, st StreamState) {
+	if st.At.IsZero() {
+		return
+	}
+	o := &b.out[side].outStream
+	o.ssrc = st.SSRC
+	o.started, o.resync = true, true
+	o.maxSeq, o.maxTS = st.Seq, st.TS
+	o.lastAt = int64(st.At.Sub(epoch))
+	other := &b.out[side.Other()].outStream
+	for other.ssrc == o.ssrc {
+		other.ssrc = rand.Uint32()
+	}
+}
+
+// state returns where the stream toward a side stands. Only valid once the
+// reader goroutine feeding it has exited.
+func (s *outStream) state() StreamState {
+	if !s.started {
+		return StreamState{}
+	}
+	return StreamState{SSRC: s.ssrc, Seq: s.maxSeq, TS: s.maxTS, At: epoch.Add(time.Duration(s.lastAt))}
+}
+
+// Detach stops relaying like Stop, but keeps the port of side keep open
+// and returns the state of the stream the bridge sent toward it, so a Line
+// can continue it (early media from a forward target ended, and the caller
+// goes on to voicemail). The other side's port is closed. Only a UDP
+// Endpoint can be kept: it returns ErrNotDetachable otherwise (and stops
+// the bridge), and ErrStopped when the bridge was already stopped.
+func (b *Bridge) Detach(keep Side) (StreamState, error) {
+	ep := b.ep[keep]
+	if ep == nil {
+		b.Stop()
+		return StreamState{}, ErrNotDetachable
+	}
+	var st StreamState
+	err := ErrStopped
+	b.stopOnce.Do(func() {
+		err = nil
+		b.mu.Lock()
+		b.stopped = true
+		b.mu.Unlock()
+		b.detaching.Store(true)
+		if cerr := b.port[keep.Other()].Close(); cerr != nil {
+			slog.Warn("media: close port", "port", describePort(b.port[keep.Other()]), "err", cerr)
+		}
+		// A deadline in the past wakes the kept side's reader without
+		// closing its socket.
+		_ = ep.SetReadDeadline(time.Unix(1, 0))
+		b.wg.Wait()
+		_ = ep.SetReadDeadline(time.Time{})
+		st = b.out[keep].state()
+	})
+	return st, err
+}
 
 // Start starts the two reader goroutines. Calling it again, or after Stop,
 // does nothing.
@@ -255,7 +317,7 @@ func (b *Bridge) run(from Side) {
 		if err != nil {
 			// A Port other than an Endpoint fails only when it is closed
 			// or dead (the Port contract).
-			if inEP == nil || errors.Is(err, net.ErrClosed) {
+			if inEP == nil || errors.Is(err, net.ErrClosed) || b.detaching.Load() {
 				return
 			}
 			// Transient (e.g. an ICMP error surfaced by the kernel): the

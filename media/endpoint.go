@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // ErrInvalidAddr is returned by OpenEndpoint for an invalid local IP.
@@ -196,7 +198,8 @@ func (e *Endpoint) accept(src netip.AddrPort) bool {
 // end. Datagrams that are not RTP (RTCP on the RTP port, RFC 5761 §4; junk)
 // and, once latched, packets from any source but the latched one are
 // discarded here, so they can neither latch nor be injected. It returns an
-// error wrapping net.ErrClosed once the endpoint is closed.
+// error wrapping net.ErrClosed once the endpoint is closed, and one wrapping
+// os.ErrDeadlineExceeded when a read deadline passes.
 //
 // The bridge does not use it: it reads the socket itself so it can count
 // every discarded datagram. ReadRTP is for other consumers of a Port.
@@ -204,7 +207,7 @@ func (e *Endpoint) ReadRTP(b []byte) (int, error) {
 	for {
 		n, src, err := e.rtp.ReadFromUDPAddrPort(b)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return 0, err
 			}
 			// Transient (an ICMP error surfaced by the kernel): the
@@ -225,6 +228,11 @@ func (e *Endpoint) ReadRTP(b []byte) (int, error) {
 		}
 	}
 }
+
+// SetReadDeadline makes a pending and any later ReadRTP return an error
+// wrapping os.ErrDeadlineExceeded at t (the zero time clears it). A Line
+// uses it to stop reading without closing the socket.
+func (e *Endpoint) SetReadDeadline(t time.Time) error { return e.rtp.SetReadDeadline(t) }
 
 // WriteRTP implements Port: it sends one RTP packet to Destination. When
 // there is no destination (no address known yet, or hold, RFC 3264 §8.4)

@@ -1,0 +1,115 @@
+// Package pacing measures how evenly RTP packets arrive, using the kernel's
+// receive timestamps (SO_TIMESTAMPNS) so the measurement does not depend on
+// when the test's goroutine happened to be scheduled.
+package pacing
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Arrival is one datagram and the time the kernel received it.
+type Arrival struct {
+	At   time.Time
+	Data []byte
+}
+
+// Receiver is a UDP socket that reports kernel receive times.
+type Receiver struct {
+	conn *net.UDPConn
+	oob  []byte
+	buf  []byte
+}
+
+// Enable turns on kernel receive timestamps for conn and returns a Receiver on it.
+func Enable(conn *net.UDPConn) (*Receiver, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("pacing: SO_TIMESTAMPNS: %w", serr)
+	}
+	return &Receiver{conn: conn, oob: make([]byte, 128), buf: make([]byte, 2048)}, nil
+}
+
+// Read waits until deadline for the next datagram and returns it with its
+// kernel arrival time.
+func (r *Receiver) Read(deadline time.Time) (Arrival, error) {
+	if err := r.conn.SetReadDeadline(deadline); err != nil {
+		return Arrival{}, err
+	}
+	n, oobn, _, _, err := r.conn.ReadMsgUDP(r.buf, r.oob)
+	if err != nil {
+		return Arrival{}, err
+	}
+	msgs, err := syscall.ParseSocketControlMessage(r.oob[:oobn])
+	if err != nil {
+		return Arrival{}, err
+	}
+	for _, m := range msgs {
+		if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SO_TIMESTAMPNS &&
+			len(m.Data) >= int(unsafe.Sizeof(syscall.Timespec{})) {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&m.Data[0]))
+			return Arrival{At: time.Unix(ts.Unix()), Data: append([]byte(nil), r.buf[:n]...)}, nil
+		}
+	}
+	return Arrival{}, errors.New("pacing: datagram without a kernel timestamp")
+}
+
+// Stats summarises the spacing of a packet train against its nominal interval.
+type Stats struct {
+	Packets int
+	// P99Deviation is the 99th percentile of |interval - nominal|.
+	P99Deviation time.Duration
+	// MaxDeviation is the largest |interval - nominal|.
+	MaxDeviation time.Duration
+	// MinInterval is the shortest gap between consecutive packets (a burst shows as ~0).
+	MinInterval time.Duration
+	// Mean is the mean interval.
+	Mean time.Duration
+}
+
+// Measure computes Stats for arrival times at, expected every nominal.
+func Measure(at []time.Time, nominal time.Duration) Stats {
+	if len(at) < 2 {
+		return Stats{Packets: len(at)}
+	}
+	devs := make([]time.Duration, 0, len(at)-1)
+	minIv := time.Duration(1<<63 - 1)
+	for i := 1; i < len(at); i++ {
+		iv := at[i].Sub(at[i-1])
+		minIv = min(minIv, iv)
+		d := iv - nominal
+		if d < 0 {
+			d = -d
+		}
+		devs = append(devs, d)
+	}
+	slices.Sort(devs)
+	p99 := devs[(len(devs)*99+99)/100-1]
+	return Stats{
+		Packets:      len(at),
+		P99Deviation: p99,
+		MaxDeviation: devs[len(devs)-1],
+		MinInterval:  minIv,
+		Mean:         at[len(at)-1].Sub(at[0]) / time.Duration(len(at)-1),
+	}
+}
+
+// String formats the stats for test logs.
+func (s Stats) String() string {
+	return fmt.Sprintf("%d packets, mean interval %v, p99 deviation %v, max deviation %v, min interval %v",
+		s.Packets, s.Mean, s.P99Deviation, s.MaxDeviation, s.MinInterval)
+}
