@@ -24,6 +24,7 @@ type Config struct {
 	Numbers       []Number      // yaml "numbers"
 	Contacts      []Contact     // yaml "contacts": caller ID directory; see Contact.
 	WebRTC        WebRTC        // yaml "webrtc": browser media.
+	Recording     Recording     // yaml "recording": the account-wide recording switch.
 }
 
 // SIP configures the SIP listener.
@@ -81,6 +82,10 @@ type User struct {
 	Name  string // yaml "name": display name.
 	Team  string // yaml "team": team name for routing.
 	Token string // yaml "token": browser sign-in secret.
+	// RecordOutbound (yaml "record_outbound") records this user's outbound
+	// calls (when recording.allowed); the called party hears the consent
+	// announcement of the number presented as caller ID after answering.
+	RecordOutbound bool
 }
 
 // Number is one of our phone numbers and how its calls ring.
@@ -92,6 +97,9 @@ type Number struct {
 	Ringing     string        // yaml "ringing": RingForward, RingBrowser or RingBoth.
 	ForwardTo   string        // yaml "forward_to": E.164 number to forward calls to.
 	RingTimeout time.Duration // yaml "ring_timeout": how long to ring before giving up (1s..300s).
+	Record      bool          // yaml "record": record inbound calls (when recording.allowed); callers hear Consent first.
+	Consent     Prompt        // yaml "consent": the recording-consent announcement (text, language, voice, audio).
+	Voicemail   Voicemail     // yaml "voicemail": the number's voicemail box.
 }
 
 // Ringing modes for Number.Ringing.
@@ -125,6 +133,7 @@ func Default() *Config {
 		DefaultRegion: "US",
 		DrainTimeout:  30 * time.Second,
 		WebRTC:        WebRTC{TURN: TURN{TTL: time.Hour}},
+		Recording:     Recording{Allowed: true},
 	}
 }
 
@@ -135,7 +144,7 @@ func defaultOutbound() Outbound {
 }
 
 func defaultNumber() Number {
-	return Number{Ringing: RingForward, RingTimeout: 25 * time.Second}
+	return Number{Ringing: RingForward, RingTimeout: 25 * time.Second, Consent: defaultConsent(), Voicemail: defaultVoicemail()}
 }
 
 // Load reads and parses the configuration file at path. A file that cannot be

@@ -121,6 +121,9 @@ users:
     name: Bob
     team: sales
     token: s3cret
+    record_outbound: true
+recording:
+  allowed: false
 numbers:
   - number: (22) 555 01 00
     name: Warsaw
@@ -129,6 +132,16 @@ numbers:
     ringing: both
     forward_to: 601 234 567
     ring_timeout: 300s
+    record: true
+    consent:
+      text: "Rozmowa może być nagrywana."
+      language: pl
+    voicemail:
+      enabled: true
+      max_length: 60s
+      silence_timeout: 3s
+      in_hours: { tts: "Zostaw wiadomość.", language: pl, voice: m3 }
+      after_hours: { audio: "greetings/closed.mp3" }
   - number: "+48 22 555 01 01"
     trunk: pl-carrier
     ringing: browser
@@ -158,10 +171,22 @@ numbers:
 				Register: true, RegisterExpiry: 10 * time.Minute, FromDomain: "example.pl",
 			},
 		}},
-		Users: []User{{ID: "bob.smith", Name: "Bob", Team: "sales", Token: "s3cret"}},
+		Users: []User{{ID: "bob.smith", Name: "Bob", Team: "sales", Token: "s3cret", RecordOutbound: true}},
 		Numbers: []Number{
-			{Number: "+48225550100", Name: "Warsaw", Trunk: "pl-carrier", Owner: "bob.smith", Ringing: RingBoth, ForwardTo: "+48601234567", RingTimeout: 300 * time.Second},
-			{Number: "+48225550101", Trunk: "pl-carrier", Ringing: RingBrowser, RingTimeout: 25 * time.Second},
+			{
+				Number: "+48225550100", Name: "Warsaw", Trunk: "pl-carrier", Owner: "bob.smith", Ringing: RingBoth, ForwardTo: "+48601234567", RingTimeout: 300 * time.Second,
+				Record:  true,
+				Consent: Prompt{Text: "Rozmowa może być nagrywana.", Language: "pl", Voice: "default"},
+				Voicemail: Voicemail{
+					Enabled: true, MaxLength: 60 * time.Second, SilenceTimeout: 3 * time.Second,
+					InHours:    Prompt{Text: "Zostaw wiadomość.", Language: "pl", Voice: "m3"},
+					AfterHours: Prompt{Audio: "greetings/closed.mp3", Language: "en-us", Voice: "default"},
+				},
+			},
+			{
+				Number: "+48225550101", Trunk: "pl-carrier", Ringing: RingBrowser, RingTimeout: 25 * time.Second,
+				Consent: defaultConsent(), Voicemail: defaultVoicemail(),
+			},
 		},
 		WebRTC: WebRTC{
 			PublicIPs: []string{"203.0.113.10"}, Ports: "40000-40999", PortMin: 40000, PortMax: 40999,

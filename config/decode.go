@@ -298,6 +298,9 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 		"data_dir":       d.str(&cfg.DataDir),
 		"default_region": d.str(&cfg.DefaultRegion),
 		"drain_timeout":  d.duration(&cfg.DrainTimeout),
+		"recording": func(n *yaml.Node, p string) {
+			d.mapping(n, p, keys{"allowed": d.boolean(&cfg.Recording.Allowed)})
+		},
 		"trunks": func(n *yaml.Node, p string) {
 			d.sequence(n, p, func(_ int, item *yaml.Node, ip string) {
 				cfg.Trunks = append(cfg.Trunks, d.trunk(item, ip))
@@ -307,10 +310,11 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 			d.sequence(n, p, func(_ int, item *yaml.Node, ip string) {
 				var u User
 				d.mapping(item, ip, keys{
-					"id":    d.str(&u.ID),
-					"name":  d.str(&u.Name),
-					"team":  d.str(&u.Team),
-					"token": d.str(&u.Token),
+					"id":              d.str(&u.ID),
+					"name":            d.str(&u.Name),
+					"team":            d.str(&u.Team),
+					"token":           d.str(&u.Token),
+					"record_outbound": d.boolean(&u.RecordOutbound),
 				})
 				cfg.Users = append(cfg.Users, u)
 			})
@@ -331,6 +335,9 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 					"ringing":      d.str(&num.Ringing),
 					"forward_to":   d.str(&num.ForwardTo),
 					"ring_timeout": d.duration(&num.RingTimeout),
+					"record":       d.boolean(&num.Record),
+					"consent":      d.prompt(&num.Consent, "text"),
+					"voicemail":    d.voicemail(&num.Voicemail),
 				})
 				cfg.Numbers = append(cfg.Numbers, num)
 			})

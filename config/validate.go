@@ -268,6 +268,7 @@ func (d *decoder) validateNumbers(c *Config) {
 		if n.RingTimeout < time.Second || n.RingTimeout > 300*time.Second {
 			d.failAt(p+".ring_timeout", "%s is out of range (1s to 300s)", n.RingTimeout)
 		}
+		d.validateVoice(n, p)
 	}
 }
 
