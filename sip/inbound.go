@@ -310,8 +310,7 @@ func (l *inLeg) handleRequest(req *sip.Request, tx sip.ServerTransaction) {
 	case sip.INVITE, sip.UPDATE:
 		l.renegotiate(l.s, req, tx)
 	case sip.INFO:
-		// SIP INFO DTMF (application/dtmf-relay) is acknowledged; RFC 4733 in RTP is what we relay.
-		l.s.respond(tx, req, 200, "OK")
+		l.onInfo(l.s, req, tx)
 	case sip.CANCEL:
 		l.s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 	default:

@@ -23,10 +23,11 @@ type legMedia struct {
 	version uint64
 	updates chan call.MediaUpdate
 	acked   chan uint32 // CSeq numbers of ACKs for our re-INVITE 2xx
+	dtmf    chan media.Digit
 }
 
 func newLegMedia(ep *media.Endpoint, addr netip.Addr, sessID uint64) legMedia {
-	return legMedia{ep: ep, addr: addr, sessID: sessID, updates: make(chan call.MediaUpdate, 4), acked: make(chan uint32, 4)}
+	return legMedia{ep: ep, addr: addr, sessID: sessID, updates: make(chan call.MediaUpdate, 4), acked: make(chan uint32, 4), dtmf: make(chan media.Digit, 16)}
 }
 
 // applyRemote takes the peer's SDP: the first codec of its list (RFC 3264

@@ -263,7 +263,7 @@ func (l *outLeg) handleRequest(req *sip.Request, tx sip.ServerTransaction) {
 			}
 		}
 	case sip.INFO:
-		l.s.respond(tx, req, 200, "OK")
+		l.onInfo(l.s, req, tx)
 	default:
 		l.s.respond(tx, req, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
 	}
