@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"switchboard/metrics"
 )
 
 // promptExt names cached prompt files: raw 8 kHz mono signed 16-bit
@@ -101,10 +103,28 @@ func (c *Cache) Prompt(ctx context.Context, text, language, voice string) ([]int
 	return append([]int16(nil), r.samples...), nil
 }
 
+// Preview returns text spoken in language and voice like Prompt, but a
+// prompt not yet cached is rendered without being stored: previews of
+// arbitrary text must not grow the cache without bound. A previewed text
+// that is then configured is rendered again once, by Prompt.
+func (c *Cache) Preview(ctx context.Context, text, language, voice string) ([]int16, error) {
+	key := promptKey(c.engine.Name(), language, voice, text)
+	if samples, err := readPrompt(filepath.Join(c.dir, key+promptExt)); err == nil {
+		return samples, nil
+	}
+	metrics.TTSRenders.Inc()
+	samples, err := c.engine.Render(ctx, text, language, voice)
+	if err != nil {
+		return nil, fmt.Errorf("ivr: render preview with %s: %w", c.engine.Name(), err)
+	}
+	return samples, nil
+}
+
 // renderAndStore synthesises a prompt and writes it atomically (temporary
 // file, then rename) so a crash or a concurrent reader never sees half a
 // prompt.
 func (c *Cache) renderAndStore(ctx context.Context, path, text, language, voice string) ([]int16, error) {
+	metrics.TTSRenders.Inc()
 	samples, err := c.engine.Render(ctx, text, language, voice)
 	if err != nil {
 		return nil, fmt.Errorf("ivr: render prompt with %s: %w", c.engine.Name(), err)

@@ -1,0 +1,43 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+var (
+	// PromptFrames counts requests for encoded prompt frames: served from
+	// memory (hit) or rendered/decoded (miss). Per call, a cached prompt is a hit.
+	PromptFrames = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_prompt_frames_total",
+		Help: "Encoded prompt requests by result: hit (served from memory) or miss (rendered or decoded).",
+	}, []string{"result"})
+	// TTSRenders counts text-to-speech syntheses (cache misses on disk too).
+	TTSRenders = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_tts_renders_total",
+		Help: "Text-to-speech renderings run (prompts not yet in the on-disk cache).",
+	})
+	// VoicemailsRecording is the number of voicemail messages being recorded.
+	VoicemailsRecording = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "switchboard_voicemails_recording",
+		Help: "Voicemail messages being recorded now.",
+	})
+	// Voicemails counts finished voicemail attempts: kept, or discarded (less than a second of speech).
+	Voicemails = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_voicemails_total",
+		Help: "Voicemail recordings finished, by result: kept or discarded (too short).",
+	}, []string{"result"})
+	// VoicemailBytes counts bytes of voicemail audio written to disk.
+	VoicemailBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_voicemail_bytes_total",
+		Help: "Bytes of voicemail audio files written (WAV, headers included).",
+	})
+)
+
+func init() {
+	Registry.MustRegister(PromptFrames, TTSRenders, VoicemailsRecording, Voicemails, VoicemailBytes)
+	for _, r := range []string{"hit", "miss"} {
+		PromptFrames.WithLabelValues(r)
+	}
+	for _, r := range []string{"kept", "discarded"} {
+		Voicemails.WithLabelValues(r)
+	}
+	CallsTotal.WithLabelValues("voicemail")
+}
