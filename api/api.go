@@ -1,14 +1,17 @@
 // Package api is the gateway's HTTP side: health, Prometheus metrics and the
-// REST API over call records.
+// REST API over call records, voicemail, greetings and text-to-speech
+// previews.
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -29,9 +32,18 @@ type Server struct {
 	checks map[string]Checker
 	auth   Authenticator
 	tokens *tokenIssuing // nil while token issuing is off
+	voice  *Voice        // nil until SetVoice: the voice endpoints answer 503
 	log    *slog.Logger
 	mux    *http.ServeMux
+
+	// greetingMu serialises greeting uploads and deletions, so two writers
+	// of one number's greeting cannot interleave file and record updates.
+	greetingMu sync.Mutex
 }
+
+// maxBody caps request bodies on every route but the greeting upload, which
+// has its own cap (see uploadCap).
+const maxBody = 1 << 20
 
 // New builds the handler tree. checks name the parts /healthz reports on.
 func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
@@ -45,6 +57,15 @@ func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /api/calls/{id}", s.authed(s.getCall))
 	s.mux.HandleFunc("POST /api/users/{id}/tokens", s.admin(s.issueToken))
 	s.mux.HandleFunc("DELETE /api/users/{id}/tokens", s.admin(s.revokeTokens))
+	s.mux.HandleFunc(greetingUploadPattern, s.userOrAdmin(s.putGreeting))
+	s.mux.HandleFunc("GET /api/numbers/{number}/greetings/{kind}", s.userOrAdmin(s.getGreeting))
+	s.mux.HandleFunc("DELETE /api/numbers/{number}/greetings/{kind}", s.userOrAdmin(s.deleteGreeting))
+	s.mux.HandleFunc("POST /api/tts/preview", s.userOrAdmin(s.ttsPreview))
+	s.mux.HandleFunc("GET /api/numbers/{number}/voicemails", s.userOrAdmin(s.listVoicemails))
+	s.mux.HandleFunc("GET /api/voicemails/{id}", s.userOrAdmin(s.getVoicemail))
+	s.mux.HandleFunc("GET /api/voicemails/{id}/audio", s.userOrAdmin(s.voicemailAudio))
+	s.mux.HandleFunc("PATCH /api/voicemails/{id}", s.userOrAdmin(s.patchVoicemail))
+	s.mux.HandleFunc("DELETE /api/voicemails/{id}", s.userOrAdmin(s.deleteVoicemail))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -56,26 +77,71 @@ func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
 // /metrics stay open for monitoring; bind http.listen accordingly.
 func (s *Server) RequireAuth(a Authenticator) { s.auth = a }
 
-// authed wraps an /api/ handler with the bearer-token check.
+// principal is who sent a request, as authed or userOrAdmin found out.
+type principal struct {
+	user  string // the signed-in user's id; "" for the admin
+	admin bool   // the request carried http.admin_token
+}
+
+// principalKey is the request-context key of the principal.
+type principalKey struct{}
+
+// principalFrom returns the principal stored in ctx; ok is false when the
+// request was not authenticated (auth is off).
+func principalFrom(ctx context.Context) (p principal, ok bool) {
+	p, ok = ctx.Value(principalKey{}).(principal)
+	return p, ok
+}
+
+// withPrincipal returns r carrying p in its context.
+func withPrincipal(r *http.Request, p principal) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+}
+
+// authed wraps an /api/ handler with the bearer-token check. The handler
+// finds the signed-in user with principalFrom.
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.auth != nil {
 			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if _, valid := s.auth(strings.TrimSpace(token)); !ok || !valid {
+			user, valid := s.auth(strings.TrimSpace(token))
+			if !ok || !valid {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
 				writeError(w, http.StatusUnauthorized, "sign in: send Authorization: Bearer <your token>")
 				return
 			}
+			r = withPrincipal(r, principal{user: user})
 		}
 		h(w, r)
 	}
 }
 
+// userOrAdmin is authed that also admits the admin token, for endpoints an
+// operator manages on the users' behalf (greetings, voicemail).
+func (s *Server) userOrAdmin(h http.HandlerFunc) http.HandlerFunc {
+	user := s.authed(h)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.auth != nil && s.tokens != nil {
+			if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && s.tokens.isAdmin(token) {
+				h(w, withPrincipal(r, principal{admin: true}))
+				return
+			}
+		}
+		user(w, r)
+	}
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The API takes no request bodies yet; cap them anyway so no client can
-	// make us read without limit.
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	// Cap every body so no client can make us read without limit. Only a
+	// greeting upload may be bigger than the small JSON bodies the rest of
+	// the API takes; a MaxBytesReader cannot be widened once wrapped, so
+	// the route is picked out here.
+	limit := int64(maxBody)
+	if _, pattern := s.mux.Handler(r); pattern == greetingUploadPattern {
+		limit = s.uploadCap()
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -118,15 +184,9 @@ type callList struct {
 }
 
 func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	opt := store.ListOptions{Before: q.Get("before")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			writeError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 500")
-			return
-		}
-		opt.Limit = n
+	opt, ok := pageOptions(w, r)
+	if !ok {
+		return
 	}
 	calls, next, err := s.store.ListCalls(opt)
 	switch {
@@ -157,6 +217,22 @@ func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rec)
+}
+
+// pageOptions reads the ?limit= and ?before= of a list endpoint, answering
+// 400 for a bad limit.
+func pageOptions(w http.ResponseWriter, r *http.Request) (store.ListOptions, bool) {
+	q := r.URL.Query()
+	opt := store.ListOptions{Before: q.Get("before")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 500")
+			return opt, false
+		}
+		opt.Limit = n
+	}
+	return opt, true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
