@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"switchboard/ivr"
 	"switchboard/media"
 	"switchboard/metrics"
 	"switchboard/phone"
@@ -29,6 +30,21 @@ type Number struct {
 	Ringing     string // forward | browser | both
 	ForwardTo   string
 	RingTimeout time.Duration
+	// Record says inbound calls are recorded (when Config.RecordingAllowed);
+	// callers then hear Consent before anything rings.
+	Record    bool
+	Consent   ivr.Source
+	Voicemail Voicemail
+}
+
+// Voicemail is a number's voicemail box as the engine runs it.
+type Voicemail struct {
+	Enabled        bool
+	MaxLength      time.Duration
+	SilenceTimeout time.Duration
+	// InHours and AfterHours are the configured greetings; a greeting
+	// uploaded through the API (store.Greeting) takes their place.
+	InHours, AfterHours ivr.Source
 }
 
 // Config is what the engine needs from the gateway's configuration.
@@ -38,6 +54,14 @@ type Config struct {
 	// RTPTimeout hangs up an answered call when no RTP arrived from either
 	// leg for this long (while neither leg holds the call).
 	RTPTimeout time.Duration
+	// RecordingAllowed is the account-wide recording switch: off, no call
+	// is recorded and no consent announcement plays.
+	RecordingAllowed bool
+	// RecordOutbound lists users whose outbound calls are recorded; the
+	// called party hears the consent of the presented number on answer.
+	RecordOutbound map[string]bool
+	// DataDir is where uploaded greetings live (store paths are relative to it).
+	DataDir string
 }
 
 // Engine runs calls. It is safe for concurrent use.
@@ -48,6 +72,8 @@ type Engine struct {
 	dialer   Dialer
 	ringer   Ringer
 	contacts CallerDirectory
+	prompts  *ivr.Prompts
+	mailbox  *ivr.Mailbox
 	stats    *media.Stats
 	log      *slog.Logger
 
@@ -83,6 +109,11 @@ func New(cfg Config, st *store.Store, dialer Dialer, stats *media.Stats, log *sl
 
 // SetRinger sets who rings users' browsers. Call it before calls arrive.
 func (e *Engine) SetRinger(r Ringer) { e.ringer = r }
+
+// SetVoice sets the prompt library (consent, ringback, greetings) and the
+// voicemail box. Without them no announcement plays and calls nobody
+// answers are missed. Call it before calls arrive.
+func (e *Engine) SetVoice(p *ivr.Prompts, m *ivr.Mailbox) { e.prompts, e.mailbox = p, m }
 
 // SetContacts sets the directory that matches callers to contacts.
 func (e *Engine) SetContacts(d CallerDirectory) { e.contacts = d }

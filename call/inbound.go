@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"switchboard/media"
 	"switchboard/metrics"
 	"switchboard/phone"
 	"switchboard/store"
@@ -16,6 +17,8 @@ type inboundCall struct {
 	num *Number
 	// where the caller stands with the 1xx we sent: 0 none, 1 ringing, 2 early media
 	progressSent int
+	// afterHours selects the after-hours voicemail greeting.
+	afterHours bool
 }
 
 // progress is one provisional event from a ringing attempt.
@@ -126,11 +129,15 @@ func (c *inboundCall) callerDisplay() string {
 }
 
 func (c *inboundCall) run(ctx context.Context) {
-	atts := c.attempts()
-	if len(atts) == 0 {
-		c.finish(ctx, store.OutcomeMissed, CauseUnavailable, SideSystem, 0)
+	if c.records() && !c.consent(ctx) {
 		return
 	}
+	atts := c.attempts()
+	if len(atts) == 0 {
+		c.ringFailed(ctx, &DialError{Cause: CauseUnavailable, Reason: "nobody to ring"})
+		return
+	}
+	c.ringback(ctx)
 	callee, err := c.ring(ctx, atts)
 	if err != nil {
 		c.ringFailed(ctx, err)
@@ -243,15 +250,18 @@ var (
 // progress relays a 180/183 to the caller. With early media from the callee
 // the bridge starts now, so the caller hears the far end's ringback.
 func (c *inboundCall) progress(ctx context.Context, p progress) {
-	if p.early && c.progressSent < 2 && p.leg != nil {
+	if p.early && c.bridge == nil && p.leg != nil {
 		if c.startBridge(p.leg) {
+			if c.progressSent == 2 || c.callerAnswered {
+				return // the caller already takes our media (consent, ringback)
+			}
 			if err := c.in.Progress(ctx, true); err == nil {
 				c.progressSent = 2
 				return
 			}
 		}
 	}
-	if c.progressSent == 0 {
+	if c.progressSent == 0 && !c.callerAnswered {
 		if err := c.in.Progress(ctx, false); err == nil {
 			c.progressSent = 1
 		}
@@ -279,6 +289,10 @@ func (c *inboundCall) ringFailed(ctx context.Context, err error) {
 	case CauseNoAnswer, CauseDeclined, CauseUnavailable:
 		outcome = store.OutcomeMissed
 	}
+	if c.takesVoicemail() {
+		c.voicemail(ctx, de)
+		return
+	}
 	side := SideCallee
 	if de.Code == 0 && (de.Cause == CauseNoAnswer || de.Cause == CauseUnavailable) {
 		side = SideSystem // our ring timeout or nobody to ring, not the callee
@@ -289,17 +303,20 @@ func (c *inboundCall) ringFailed(ctx context.Context, err error) {
 // answered connects the caller once a callee took the call.
 func (c *inboundCall) answered(ctx context.Context) {
 	c.rec.Callee = calleeName(c.callee, c.rec.Callee)
-	c.startBridge(c.callee) // no-op with early media already flowing
-	if err := c.in.Answer(ctx); err != nil {
-		// The caller cancelled in the same instant, or never ACKed.
-		cause, side, outcome := CauseCancelled, SideCaller, store.OutcomeCancelled
-		select {
-		case <-c.caller.Done():
-		default:
-			cause, side, outcome = CauseFailed, SideSystem, store.OutcomeFailed
+	if c.bridge != nil && c.bridged != c.callee {
+		// Early media came from a target that lost the race: reconnect the
+		// caller to the winner, continuing the caller's stream.
+		st, err := c.bridge.Detach(media.SideA)
+		c.bridge = nil
+		if err != nil {
+			c.log.Error("caller media lost switching from early media", "error", err)
+			c.finish(ctx, store.OutcomeFailed, CauseFailed, SideSystem, 0)
+			return
 		}
-		c.log.Info("caller leg not answered", "error", err)
-		c.finish(ctx, outcome, cause, side, 0)
+		c.contA = st
+	}
+	c.startBridge(c.callee) // no-op with early media already flowing
+	if !c.answerCaller(ctx) {
 		return
 	}
 	if !c.startBridge(c.callee) {

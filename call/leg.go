@@ -49,6 +49,13 @@ type MediaUpdate struct {
 	Held bool
 }
 
+// DTMFLeg is a leg that also receives keys out of band (SIP INFO, for
+// trunks that do not send RFC 4733 events in RTP). Prompts listen to both.
+type DTMFLeg interface {
+	// DTMF delivers keys as they arrive. It is never closed.
+	DTMF() <-chan media.Digit
+}
+
 // InboundLeg is the caller's leg of an inbound call: a SIP INVITE not yet answered.
 type InboundLeg interface {
 	Leg

@@ -52,11 +52,11 @@ func (e *Engine) PlaceOutbound(leg Leg, req OutboundRequest) (string, error) {
 	s.rec.CallerID = e.callerID(to)
 	s.open()
 	s.log.Info("outbound call", "user", req.User, "to", to, "trunk", num.Trunk)
-	e.spawn(func() { s.runOutbound(num, to) })
+	e.spawn(func() { s.runOutbound(num, to, req.User) })
 	return s.rec.ID, nil
 }
 
-func (s *session) runOutbound(num *Number, to string) {
+func (s *session) runOutbound(num *Number, to, user string) {
 	ctx := context.Background()
 	ringCtx, cancel := context.WithTimeoutCause(ctx, outboundRingTimeout, errRingTimeout)
 	defer cancel()
@@ -115,6 +115,9 @@ func (s *session) runOutbound(num *Number, to string) {
 				return
 			}
 			s.callee = r.leg
+			if s.e.cfg.RecordingAllowed && s.e.cfg.RecordOutbound[user] && !s.outboundConsent(ctx, num) {
+				return
+			}
 			if !s.startBridge(s.callee) {
 				s.finish(ctx, store.OutcomeFailed, CauseIncompatible, SideSystem, 0)
 				return

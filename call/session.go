@@ -20,6 +20,23 @@ type session struct {
 	callee Leg
 	rec    store.CallRecord
 	bridge *media.Bridge
+	// line drives the caller's media while no bridge does (consent,
+	// ringback, voicemail); startBridge hands its stream over.
+	line *media.Line
+	// bridged is the callee leg the bridge connects (early media may come
+	// from a target that then loses to another).
+	bridged Leg
+	// contA is the stream toward the caller a detached bridge left.
+	contA media.StreamState
+	// contB is the stream toward the callee a prompt left (outbound consent),
+	// for the bridge to continue.
+	contB media.StreamState
+	// callerAnswered is set once the gateway itself answered the caller
+	// (voicemail, or consent for a late-offer INVITE): a person may not have.
+	callerAnswered bool
+	// consentPlayed records that the caller (or the called party, outbound)
+	// heard the whole recording-consent announcement.
+	consentPlayed bool
 }
 
 // startBridge connects the caller's and callee's media once both are known.
@@ -35,8 +52,17 @@ func (s *session) startBridge(callee Leg) bool {
 	if !ok {
 		return false
 	}
+	contA := s.contA
+	if s.line != nil {
+		// The caller heard a prompt: the bridge continues its stream.
+		contA = s.line.Release()
+		s.line = nil
+	}
 	s.bridge = media.NewBridge(aPort, bPort, aDir, bDir, s.e.stats)
+	s.bridge.Continue(media.SideA, contA)
+	s.bridge.Continue(media.SideB, s.contB)
 	s.bridge.Start()
+	s.bridged = callee
 	return true
 }
 
@@ -128,15 +154,20 @@ func (s *session) finish(ctx context.Context, outcome store.Outcome, cause Cause
 		// after the answer): record them as they are before hanging up.
 		s.rec.Legs = []store.Leg{s.caller.Info(), s.callee.Info()}
 	}
+	if s.line != nil {
+		s.line.Release()
+		s.line = nil
+	}
 	if s.bridge != nil {
 		s.bridge.Stop()
 	}
 	answered := s.rec.AnsweredAt != nil
-	if code == 0 && !answered {
+	callerUp := answered || s.callerAnswered
+	if code == 0 && !callerUp {
 		code = cause.SIPStatus()
 	}
 	switch {
-	case s.in != nil && !answered && cause != CauseCancelled:
+	case s.in != nil && !callerUp && cause != CauseCancelled:
 		_ = s.in.Reject(ctx, cause, code)
 	default:
 		notify(s.caller, "ended", cause)
@@ -156,9 +187,9 @@ func (s *session) finish(ctx context.Context, outcome store.Outcome, cause Cause
 	}
 	if answered {
 		s.rec.DurationSeconds = now.Sub(*s.rec.AnsweredAt).Seconds()
-		if s.rec.SIPCode == 0 {
-			s.rec.SIPCode = 200
-		}
+	}
+	if callerUp && s.rec.SIPCode == 0 {
+		s.rec.SIPCode = 200
 	}
 	rec := s.rec
 	if err := s.e.store.UpdateCall(rec.ID, func(r *store.CallRecord) error {

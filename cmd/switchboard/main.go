@@ -61,6 +61,9 @@ func run() int {
 	slog.SetDefault(log)
 
 	cfg, err := config.Load(*configPath)
+	if err == nil {
+		err = checkAudioFiles(cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "switchboard: %v\n", err)
 		return exitConfig
@@ -106,8 +109,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	engine := call.New(engineConfig(cfg), st, sipSrv, stats, log)
+	vc, err := setupVoice(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	ec := engineConfig(cfg)
+	engine := call.New(ec, st, sipSrv, stats, log)
 	engine.SetContacts(contacts.New(contacts.FromConfig(cfg.Contacts)))
+	engine.SetVoice(vc.prompts, vc.mailbox)
+	vc.warm(ctx, ec, log)
 	sipSrv.SetHandler(engine)
 
 	rtc, err := media.NewWebRTC(webrtcConfig(cfg))
@@ -142,6 +152,18 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		_, ok := cfg.User(id)
 		return ok
 	}, st)
+	apiSrv.SetVoice(api.Voice{
+		DataDir: cfg.DataDir,
+		Owner: func(number string) (string, bool) {
+			for _, n := range cfg.Numbers {
+				if n.Number == number {
+					return n.Owner, true
+				}
+			}
+			return "", false
+		},
+		TTS: vc.tts,
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
 	mux.Handle("/healthz", apiSrv)
@@ -212,11 +234,29 @@ func sipConfig(cfg *config.Config, rtpAddr netip.Addr) sip.Config {
 }
 
 func engineConfig(cfg *config.Config) call.Config {
-	ec := call.Config{DefaultRegion: cfg.DefaultRegion, RTPTimeout: cfg.RTP.Timeout}
+	ec := call.Config{
+		DefaultRegion:    cfg.DefaultRegion,
+		RTPTimeout:       cfg.RTP.Timeout,
+		RecordingAllowed: cfg.Recording.Allowed,
+		RecordOutbound:   map[string]bool{},
+		DataDir:          cfg.DataDir,
+	}
+	for _, u := range cfg.Users {
+		if u.RecordOutbound {
+			ec.RecordOutbound[u.ID] = true
+		}
+	}
 	for _, n := range cfg.Numbers {
+		vm := n.Voicemail
 		ec.Numbers = append(ec.Numbers, call.Number{
 			E164: n.Number, Name: n.Name, Trunk: n.Trunk, Owner: n.Owner,
 			Ringing: n.Ringing, ForwardTo: n.ForwardTo, RingTimeout: n.RingTimeout,
+			Record:  n.Record,
+			Consent: source(n.Consent, cfg.DataDir),
+			Voicemail: call.Voicemail{
+				Enabled: vm.Enabled, MaxLength: vm.MaxLength, SilenceTimeout: vm.SilenceTimeout,
+				InHours: source(vm.InHours, cfg.DataDir), AfterHours: source(vm.AfterHours, cfg.DataDir),
+			},
 		})
 	}
 	return ec
