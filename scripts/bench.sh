@@ -14,6 +14,15 @@
 #      ring W users' browser tabs; pion peers in the load generator stand in
 #      for the browsers (WebSocket signaling, DTLS-SRTP, PCMU) and stream
 #      50 packets/s while the SIP side does the same.
+#   4. Voicemail: bench/loadgen -voicemail places V calls to a number whose
+#      owner has no browser tab open, so the gateway answers each itself,
+#      plays the TTS greeting (espeak-ng, rendered once and cached) and the
+#      beep, and records what the caller streams (a 400 Hz tone, so it is
+#      speech to the silence detector) as WAV under data_dir/voicemail.
+#      Measured with every call recording: CPU and memory per call, disk
+#      bytes per minute, packets/s the gateway sends each caller; over the
+#      calls: TTS renders (0: cached) and prompt cache hits; after the BYEs:
+#      every message kept.
 #
 # Every run gets a fresh gateway (so memory per call is not blurred by an
 # earlier run), is bounded in call count and time, and stays on 127.0.0.1.
@@ -29,7 +38,9 @@
 # BENCH_SETUP_STEPS ("400 800"), BENCH_STEP_SECS (10), BENCH_CALLS (500),
 # BENCH_HOLD_SECS (20), BENCH_HEADROOM_CALLS (2 x BENCH_CALLS, 0 to skip),
 # BENCH_WEBRTC_CALLS (200, 0 to skip), BENCH_WEBRTC_HOLD_SECS (20),
-# BENCH_ONLY_WEBRTC=1 runs section 3 alone,
+# BENCH_VM_CALLS (300, 0 to skip), BENCH_VM_HOLD_SECS (30),
+# BENCH_ONLY_WEBRTC=1 runs section 3 alone, BENCH_ONLY_VOICEMAIL=1 section 4
+# alone (both: sections 3 and 4),
 # BENCH_KEEP=1 keeps the work directory (configs, logs, SIPp stats).
 set -euo pipefail
 
@@ -65,6 +76,20 @@ WEBRTC_CALLS=${BENCH_WEBRTC_CALLS:-200}
 WEBRTC_HOLD_SECS=${BENCH_WEBRTC_HOLD_SECS:-20}
 ONLY_WEBRTC=${BENCH_ONLY_WEBRTC:-0}
 WEBRTC_PORTS="50000-59999" # the gateway's ICE (pion) UDP ports
+VM_CALLS=${BENCH_VM_CALLS:-300}
+VM_HOLD_SECS=${BENCH_VM_HOLD_SECS:-30}
+VM_RATE=100         # voicemail calls set up (and hung up) per second
+ONLY_VOICEMAIL=${BENCH_ONLY_VOICEMAIL:-0}
+VM_GREETING="Sorry we missed you. Please leave a message after the tone."
+
+# Sections to run: all of them, or only those a BENCH_ONLY_* flag names.
+if [ "$ONLY_WEBRTC" = 1 ] || [ "$ONLY_VOICEMAIL" = 1 ]; then
+  RUN_CORE=0 RUN_WEBRTC=$ONLY_WEBRTC RUN_VM=$ONLY_VOICEMAIL
+else
+  RUN_CORE=1 RUN_WEBRTC=1 RUN_VM=1
+fi
+[ "$WEBRTC_CALLS" -gt 0 ] || RUN_WEBRTC=0
+[ "$VM_CALLS" -gt 0 ] || RUN_VM=0
 
 # Targets.
 T_SETUP=200         # setups/s with no failed call
@@ -74,6 +99,17 @@ T_P99_US=1000       # relay latency p99
 T_RSS_KIB=64        # resident memory per call
 T_WEBRTC_CALLS=200  # concurrent trunk <-> WebRTC calls ...
 T_WEBRTC_CPU=60     # ... using less than this % of the whole machine
+# Voicemail (section 4). A voicemail call moves what one leg of a relayed
+# call moves (50 packets/s in, 50 out, paced by the gateway itself) plus a
+# G.711 decode and a 16 kB/s file write, so it should cost about what a
+# relayed call costs: 500 relayed calls take ~28 % of this 2-core machine,
+# about 1.1 ms of CPU per call-second.
+T_VM_CALLS=300      # concurrent calls in voicemail (greeting, then recording) ...
+T_VM_CPU=25         # ... using less than this % of the whole machine
+T_VM_MS_PER_CALL=1.5 # ms of gateway CPU per second of voicemail call
+T_VM_RSS_KIB=128    # resident memory per call (a relayed call: ~55 KiB) plus the WAV writer's buffers
+T_VM_PPS_MIN=45     # packets/s the gateway sends the slowest caller (ideal 50: 20 ms frames)
+T_VM_DISK_TOL=5     # % off the 960,000 bytes/min per call of 8 kHz 16-bit mono
 
 NCPU=$(nproc)
 FAILED=0
@@ -86,6 +122,12 @@ for tool in sipp sox curl awk go ss nproc; do
   command -v "$tool" >/dev/null 2>&1 ||
     die "'$tool' not found; run scripts/install-test-deps.sh (make deps) first"
 done
+# Without espeak-ng the gateway skips spoken prompts (callers hear only the
+# beep), so section 4 would measure a voicemail without its greeting.
+if [ "$RUN_VM" = 1 ] && ! command -v espeak-ng >/dev/null 2>&1; then
+  die "'espeak-ng' not found: section 4 (voicemail) needs it for the TTS greeting;" \
+    "install it (apt-get install espeak-ng) or skip the section with BENCH_VM_CALLS=0"
+fi
 
 WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
 PIDS=()
@@ -196,6 +238,39 @@ EOF
     echo "numbers:"
     awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "  - { number: \"+1555100%04d\", trunk: carrier, owner: user%d, ringing: browser, ring_timeout: 15s }\n", i, i }'
   } >"$GW_DIR/config.yaml"
+  launch_gateway "$1"
+}
+
+# start_voicemail_gateway NAME: a fresh gateway with one number that rings
+# its owner's browser tabs; the owner has none open (no WebRTC either), so
+# every call goes straight to voicemail, answered by the gateway itself.
+start_voicemail_gateway() {
+  GW_DIR="$WORK/$1"
+  mkdir -p "$GW_DIR"
+  cat >"$GW_DIR/config.yaml" <<EOF
+sip: { listen: "127.0.0.1:${SIP_PORT}", max_message_size: 8192 }
+rtp: { address: "127.0.0.1", ports: "${RTP_PORTS}", timeout: 30s }
+http: { listen: "127.0.0.1:${HTTP_PORT}" }
+data_dir: "${GW_DIR}/data"
+default_region: "US"
+drain_timeout: 10s
+trunks:
+  - name: carrier
+    inbound: { allow: ["127.0.0.0/8"] }
+    outbound: { proxy: "sip:127.0.0.1:${UAS_PORT}" }
+users: [ { id: alice, name: "Alice", token: "t" } ]
+numbers:
+  - number: "+15550100"
+    trunk: carrier
+    owner: alice
+    ringing: browser
+    ring_timeout: 10s
+    voicemail:
+      enabled: true
+      max_length: 600s
+      silence_timeout: 60s
+      in_hours: { tts: "${VM_GREETING}", language: en-us }
+EOF
   launch_gateway "$1"
 }
 
@@ -316,7 +391,7 @@ run_setup_step() { # RATE SECONDS
 
 SETUP_ANSWERED=n/a
 SETUP_RSS=n/a
-if [ "$ONLY_WEBRTC" != 1 ]; then
+if [ "$RUN_CORE" = 1 ]; then
 start_gateway setup
 start_uas
 for step in "$SETUP_RATE:$SETUP_SECS" $(for r in $SETUP_STEPS; do echo "$r:$STEP_SECS"; done); do
@@ -361,7 +436,7 @@ run_loadgen() {
   fi
 }
 
-if [ "$ONLY_WEBRTC" != 1 ]; then
+if [ "$RUN_CORE" = 1 ]; then
 run_loadgen relay "$CALLS" 100 "$HOLD_SECS"
 run_loadgen transcode "$CALLS" 100 15 -caller-codec pcmu -callee-codec pcma
 
@@ -435,8 +510,51 @@ run_webrtc() {
   fi
 }
 
-if [ "$WEBRTC_CALLS" -gt 0 ]; then
+if [ "$RUN_WEBRTC" = 1 ]; then
   run_webrtc webrtc "$WEBRTC_CALLS" 50 "$WEBRTC_HOLD_SECS"
+fi
+
+# ---------------------------------------------------------- 4. voicemail
+
+# rtp_pairs RANGE: how many RTP/RTCP port pairs (even port, odd port) a
+# "LOW-HIGH" range holds.
+rtp_pairs() { awk -F- '{ lo = $1 + $1 % 2; print ($2 >= lo + 1) ? int(($2 - lo + 1) / 2) : 0 }' <<<"$1"; }
+
+# run_voicemail NAME CALLS HOLD: CALLS calls (after one warm-up call) that
+# the gateway answers and records; HOLD s measured with all of them recording.
+run_voicemail() {
+  local name=$1 calls=$2 hold=$3 rc=0 pairs
+  # Each call takes one port pair; ports the kernel hands out meanwhile as
+  # ephemeral ones are skipped by the gateway, so ask for twice the room.
+  pairs=$(rtp_pairs "$RTP_PORTS")
+  [ "$pairs" -ge $((2 * (calls + 1))) ] ||
+    die "RTP ports $RTP_PORTS hold $pairs pairs; $calls voicemail calls need at least $((2 * (calls + 1)))"
+  log "voicemail ($name): $calls calls at ${VM_RATE}/s, greeting + recording, ${hold} s measured"
+  start_voicemail_gateway "$name"
+  "$LOADGEN" -voicemail -gateway "127.0.0.1:$SIP_PORT" -caller "127.0.0.1:$UAC_PORT" -number +15550100 \
+    -calls "$calls" -rate "$VM_RATE" -warmup 3s -hold "${hold}s" -timeout $((hold + 150))s \
+    -pid "$GW_PID" -metrics "$METRICS" -data-dir "$GW_DIR/data" -out "$WORK/$name.env" >"$WORK/$name.out" 2>&1 || rc=$?
+  stop_gateway
+  # The messages are the bulk of the work directory (about 1 MB per call-minute).
+  [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$GW_DIR/data/voicemail"
+  if [ "$rc" -ne 0 ] || [ ! -s "$WORK/$name.env" ]; then
+    tail -5 "$WORK/$name.out" >&2
+    log "voicemail ($name): loadgen failed (exit $rc)"
+    FAILED=1
+    return 0
+  fi
+  load_results "$name" "$WORK/$name.env"
+  if [ "${R[$name.calls_failed]}" != 0 ] || [ "${R[$name.remote_hangups]}" != 0 ] ||
+    [ "${R[$name.messages_lost]}" != 0 ]; then
+    log "voicemail ($name): ${R[$name.calls_failed]} calls failed, ${R[$name.remote_hangups]} hung up by the gateway," \
+      "${R[$name.messages_lost]} messages lost"
+    grep '^setup failure' "$WORK/$name.out" >&2 || true
+    FAILED=1
+  fi
+}
+
+if [ "$RUN_VM" = 1 ]; then
+  run_voicemail vm "$VM_CALLS" "$VM_HOLD_SECS"
 fi
 
 # ------------------------------------------------------------------ table
@@ -479,6 +597,25 @@ webrtc_all_up() {
   [ "$(g webrtc.calls_failed)" = 0 ] && [ "$(g webrtc.remote_hangups)" = 0 ] &&
     ge "$(g webrtc.calls_established)" "$T_WEBRTC_CALLS" && ge "$(g webrtc.active_calls_end)" "$T_WEBRTC_CALLS"
 }
+vm_all_up() {
+  [ "$(g vm.calls_failed)" = 0 ] && [ "$(g vm.remote_hangups)" = 0 ] &&
+    ge "$(g vm.calls_established)" "$T_VM_CALLS" && ge "$(g vm.recording_end)" "$T_VM_CALLS"
+}
+# The gateway paces its own 20 ms frames: the typical call gets 50/s, and
+# even the slowest loses no more than a stall or two's worth.
+vm_pacing_ok() {
+  ge "$(g vm.recv_pps_per_call_p50)" 49 && le "$(g vm.recv_pps_per_call_p50)" 51 &&
+    ge "$(g vm.recv_pps_per_call_min)" "$T_VM_PPS_MIN"
+}
+# Every second of every call reaches the disk, and nothing more: 16000 B/s.
+vm_disk_ok() {
+  local d
+  d=$(awk -v b="$(g vm.disk_bytes_per_min_per_call)" \
+    'BEGIN { if (b != b + 0) exit 1; x = (b - 960000) / 9600; print (x < 0) ? -x : x }') &&
+    le "$d" "$T_VM_DISK_TOL"
+}
+vm_cache_ok() { ge "$(g vm.prompt_hits)" "$(g vm.calls_established)" && le "$(g vm.prompt_misses)" 0; }
+vm_kept_ok() { ge "$(g vm.voicemails_kept)" "$(g vm.calls_established)" && le "$(g vm.messages_lost)" 0; }
 transcode_ok() { lt "$(g transcode.gw_cpu_pct)" "$T_CPU" && lt "$(g transcode.relay_p99_us)" "$T_P99_US"; }
 
 TABLE="$WORK/table.txt"
@@ -486,7 +623,7 @@ TABLE="$WORK/table.txt"
   echo
   echo "== Switchboard end-to-end benchmark ($NCPU CPUs: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo); $(go env GOVERSION))"
   echo
-  if [ "$ONLY_WEBRTC" != 1 ]; then
+  if [ "$RUN_CORE" = 1 ]; then
   echo "-- 1. call setups: SIPp uac -> gateway -> SIPp uas, ${CALL_MS} ms calls, no media"
   printf '%-10s %8s %8s %8s %9s %12s %8s %10s\n' offered/s answered failed retrans setup_ms sustained/s gw_cpu% sipp_cpu%
   for i in "${!S_RATE[@]}"; do
@@ -528,9 +665,30 @@ TABLE="$WORK/table.txt"
     echo "   $(g webrtc.rss_at_n_kib) KiB during the calls. p50/p99/p999: the gateway's read->write histogram (both directions)."
     echo
   fi
+  if [ -n "${R[vm.calls_established]:-}" ]; then
+    echo "-- 4. voicemail: the gateway answers, plays the TTS greeting + beep, records each caller's 400 Hz tone"
+    printf '%-9s %6s %6s %7s %9s %9s %7s %15s %11s %10s %9s\n' run calls rec gw_cpu% cpu/call% ms/call-s lg_cpu% \
+      'rx/s/call(min)' 'disk MB/min' B/min/call rss/call
+    printf '%-9s %6s %6s %7s %9s %9s %7s %15s %11s %10s %9s\n' voicemail "$(g vm.calls_established)" \
+      "$(g vm.recording_end)" "$(g vm.gw_cpu_pct)" "$(g vm.gw_cpu_pct_per_call)" "$(g vm.gw_cpu_ms_per_call_s)" \
+      "$(g vm.loadgen_cpu_pct)" "$(g vm.recv_pps_per_call_p50) ($(g vm.recv_pps_per_call_min))" \
+      "$(awk -v b="$(g vm.disk_bytes_per_min)" 'BEGIN { printf "%.1f", b / 1e6 }')" \
+      "$(g vm.disk_bytes_per_min_per_call)" "$(g vm.rss_per_call_kib)"
+    echo "   Window of $(g vm.window_seconds) s with every call recording (rec: the gateway's recording gauge)."
+    echo "   ms/call-s: gateway CPU per second of call; cpu%: of the whole ${NCPU}-core machine (machine busy"
+    echo "   $(g vm.machine_cpu_pct)%). rx/s/call: packets/s the gateway sent each caller, median (slowest call)."
+    echo "   disk: growth of data_dir/voicemail over the window (8 kHz 16-bit WAV: 960000 B/min per call)."
+    echo "   Setup and greetings: $(g vm.greeting_seconds) s from the first INVITE to all recording, gateway CPU"
+    echo "   $(g vm.gw_cpu_setup_pct)%. TTS renders: $(g vm.tts_renders_at_start) before the warm-up call, $(g vm.tts_renders_warmup) during it,"
+    echo "   $(g vm.tts_renders) during the $(g vm.calls_established) calls; prompt frames $(g vm.prompt_hits) hits, $(g vm.prompt_misses) misses."
+    echo "   After the BYEs: $(g vm.voicemails_kept) kept, $(g vm.voicemails_discarded) discarded, $(g vm.messages_lost) lost,"
+    echo "   $(g vm.voicemail_bytes_per_msg) bytes per message; gateway RSS $(g vm.rss_before_kib) KiB before the calls,"
+    echo "   $(g vm.rss_at_n_kib) KiB during, $(g vm.rss_after_kib) KiB after."
+    echo
+  fi
   echo "-- targets"
   printf '%-47s %-30s %-19s %s\n' figure measured target verdict
-  if [ "$ONLY_WEBRTC" != 1 ]; then
+  if [ "$RUN_CORE" = 1 ]; then
   row "sustained call setups/s, 0 failed" "${best}/s" ">= ${T_SETUP}/s" ge "$best" "$T_SETUP"
   row "concurrent relayed G.711 calls" "$(g relay.calls_established) (gauge $(g relay.active_calls_end))" ">= ${T_CALLS}" relay_all_up
   row "gateway CPU at those calls (whole machine)" "$(g relay.gw_cpu_pct)%" "< ${T_CPU}%" lt "$(g relay.gw_cpu_pct)" "$T_CPU"
@@ -543,13 +701,33 @@ TABLE="$WORK/table.txt"
   row "transcoding: gateway CPU / p99" "$(g transcode.gw_cpu_pct)% / $(g transcode.relay_p99_us) us" \
     "< ${T_CPU}% / < ${T_P99_US} us" transcode_ok
   fi
-  if [ "$WEBRTC_CALLS" -gt 0 ]; then
+  if [ "$RUN_WEBRTC" = 1 ]; then
     row "concurrent trunk<->WebRTC calls" "$(g webrtc.calls_established) (gauge $(g webrtc.active_calls_end))" \
       ">= ${T_WEBRTC_CALLS}" webrtc_all_up
     row "gateway CPU at those calls (whole machine)" "$(g webrtc.gw_cpu_pct)%" "< ${T_WEBRTC_CPU}%" \
       lt "$(g webrtc.gw_cpu_pct)" "$T_WEBRTC_CPU"
     row "WebRTC relay latency p50 / p99" "$(g webrtc.relay_p50_us) / $(g webrtc.relay_p99_us) us" "p99 < ${T_P99_US} us" \
       lt "$(g webrtc.relay_p99_us)" "$T_P99_US"
+  fi
+  if [ "$RUN_VM" = 1 ]; then
+    row "concurrent calls in voicemail (recording)" "$(g vm.calls_established) (gauge $(g vm.recording_end))" \
+      ">= ${T_VM_CALLS}" vm_all_up
+    row "gateway CPU at those calls (whole machine)" "$(g vm.gw_cpu_pct)%" "< ${T_VM_CPU}%" lt "$(g vm.gw_cpu_pct)" "$T_VM_CPU"
+    row "gateway CPU per voicemail call" "$(g vm.gw_cpu_ms_per_call_s) ms/s ($(g vm.gw_cpu_pct_per_call)%)" \
+      "<= ${T_VM_MS_PER_CALL} ms/s" le "$(g vm.gw_cpu_ms_per_call_s)" "$T_VM_MS_PER_CALL"
+    row "RTP to each caller, median (slowest) pkts/s" "$(g vm.recv_pps_per_call_p50) ($(g vm.recv_pps_per_call_min))" \
+      "50 (>= ${T_VM_PPS_MIN})" vm_pacing_ok
+    row "voicemail disk bytes/min per call (all calls)" \
+      "$(g vm.disk_bytes_per_min_per_call) ($(awk -v b="$(g vm.disk_bytes_per_min)" 'BEGIN { printf "%.1f MB", b / 1e6 }'))" \
+      "960000 +- ${T_VM_DISK_TOL}%" vm_disk_ok
+    row "TTS renders per call (cached greeting)" "$(g vm.tts_renders_per_call) ($(g vm.tts_renders) in all)" "0" \
+      le "$(g vm.tts_renders)" 0
+    row "prompt frames in those calls: hits / misses" "$(g vm.prompt_hits) / $(g vm.prompt_misses)" \
+      ">= $(g vm.calls_established) / 0" vm_cache_ok
+    row "messages kept after BYE (lost)" "$(g vm.voicemails_kept) ($(g vm.messages_lost) lost)" \
+      "$(g vm.calls_established), 0 lost" vm_kept_ok
+    row "gateway RSS per voicemail call" "$(g vm.rss_per_call_kib) KiB" "<= ${T_VM_RSS_KIB} KiB" \
+      le "$(g vm.rss_per_call_kib)" "$T_VM_RSS_KIB"
   fi
 } >"$TABLE"
 cat "$TABLE"

@@ -4,6 +4,13 @@
 // directions, and measures the gateway while they are up: CPU, resident
 // memory per call, relayed packet rate, drops and relay latency.
 //
+// With -voicemail it instead places N calls to a number that goes to
+// voicemail: the gateway answers each itself, plays the greeting and beep
+// and records the tone the caller streams. It measures the gateway's CPU
+// and memory per call, the voicemail bytes written to disk per minute, the
+// gateway's packet rate to each caller, that cached prompts cost no
+// text-to-speech rendering, and that every message is kept.
+//
 // All RTP is sent by one goroutine with one ticker from preallocated
 // packets, and each socket is read by one goroutine, so the load generator
 // leaves as much of a small machine as it can to the gateway it measures.
@@ -51,6 +58,10 @@ type options struct {
 	// WebRTC runs: the gateway's /ws URL (empty: the far end is SIP), and
 	// how call i's number and its owner's token are spelled.
 	wsURL, numberFmt, tokenFmt string
+	// Voicemail runs: the gateway answers every call itself and records
+	// it; dataDir is its data_dir, whose voicemail tree is measured.
+	voicemail bool
+	dataDir   string
 }
 
 // numberOf is the number call i dials.
@@ -75,11 +86,11 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
-	res, err := run(ctx, o, log)
+	res, err := runMode(ctx, o, log)
 	if res != nil {
-		res.print(os.Stdout)
+		printReport(os.Stdout, res)
 		if o.out != "" {
-			if werr := res.writeFile(o.out); werr != nil {
+			if werr := writeReport(o.out, res); werr != nil {
 				fmt.Fprintln(os.Stderr, "loadgen:", werr)
 				os.Exit(1)
 			}
@@ -89,6 +100,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
+}
+
+// runMode runs the benchmark the options ask for. The report is nil when
+// nothing was measured (a typed nil would not compare equal to nil).
+func runMode(ctx context.Context, o options, log *slog.Logger) (report, error) {
+	if o.voicemail {
+		r, err := runVoicemail(ctx, o, log)
+		if r == nil {
+			return nil, err
+		}
+		return r, err
+	}
+	r, err := run(ctx, o, log)
+	if r == nil {
+		return nil, err
+	}
+	return r, err
 }
 
 func parseFlags(args []string) (options, error) {
@@ -114,12 +142,14 @@ func parseFlags(args []string) (options, error) {
 	wsURL := fs.String("webrtc", "", "gateway WebSocket URL (ws://HOST:PORT/ws): call i rings a browser tab signed in with -token-format's token i, answered by a pion WebRTC peer, instead of a SIP far end")
 	numberFmt := fs.String("number-format", "+1555100%04d", "with -webrtc: the number call i dials (fmt verb for i)")
 	tokenFmt := fs.String("token-format", "tok%d", "with -webrtc: the token of the user owning call i's number (fmt verb for i)")
+	voicemail := fs.Bool("voicemail", false, "the number goes to voicemail (nobody to ring): place only the calling side, stream a tone for the gateway to record, count the greeting/beep/silence it sends back, check every message is kept")
+	dataDir := fs.String("data-dir", "", "with -voicemail: the gateway's data_dir, to measure the growth of its voicemail files (empty: skip)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	o := options{number: *number, sockets: *sockets, calls: *calls, observe: *observe, rate: *rate, warmup: *warmup,
 		hold: *hold, timeout: *timeout, pid: *pid, metricsURL: *metrics, out: *out,
-		wsURL: *wsURL, numberFmt: *numberFmt, tokenFmt: *tokenFmt}
+		wsURL: *wsURL, numberFmt: *numberFmt, tokenFmt: *tokenFmt, voicemail: *voicemail, dataDir: *dataDir}
 	var errs []error
 	addr := func(name, v string) netip.AddrPort {
 		a, err := netip.ParseAddrPort(v)
@@ -144,6 +174,12 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.calls < 1 || o.rate <= 0 || o.sockets < 1 || o.hold <= 0 || o.warmup < 0 || o.observe < 0 {
 		errs = append(errs, errors.New("-calls, -rate, -sockets and -hold must be positive, -warmup and -observe not negative"))
+	}
+	if o.voicemail && (o.observe > 0 || o.wsURL != "") {
+		errs = append(errs, errors.New("-voicemail places its own calls to a SIP number: not with -observe or -webrtc"))
+	}
+	if o.dataDir != "" && !o.voicemail {
+		errs = append(errs, errors.New("-data-dir only applies to -voicemail"))
 	}
 	return o, errors.Join(errs...)
 }
@@ -660,18 +696,29 @@ func (r *result) fields() [][2]string {
 	return f
 }
 
-// print writes a readable summary.
-func (r *result) print(w io.Writer) {
+// failures lists distinct reasons calls could not be set up.
+func (r *result) failures() []string { return r.setupFailures }
+
+// report is what a run measured, as printed and written for bench.sh.
+type report interface {
+	// fields lists the figures as key=value pairs in a stable order.
+	fields() [][2]string
+	// failures lists distinct reasons calls could not be set up.
+	failures() []string
+}
+
+// printReport writes a readable summary.
+func printReport(w io.Writer, r report) {
 	for _, kv := range r.fields() {
 		fmt.Fprintf(w, "%-20s %s\n", kv[0], kv[1])
 	}
-	for _, f := range r.setupFailures {
+	for _, f := range r.failures() {
 		fmt.Fprintf(w, "setup failure: %s\n", f)
 	}
 }
 
-// writeFile writes the key=value lines to path.
-func (r *result) writeFile(path string) error {
+// writeReport writes the key=value lines to path.
+func writeReport(path string, r report) error {
 	var b strings.Builder
 	for _, kv := range r.fields() {
 		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])

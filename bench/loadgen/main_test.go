@@ -81,7 +81,14 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || o.calleeCodec != ptPCMA || o.observe != 20 {
 		t.Errorf("-callee-codec pcma -observe 20: %+v, %v", o, err)
 	}
+	o, err = parseFlags([]string{"-voicemail", "-data-dir", "/tmp/gw/data"})
+	if err != nil || !o.voicemail || o.dataDir != "/tmp/gw/data" {
+		t.Errorf("-voicemail -data-dir: %+v, %v", o, err)
+	}
 	for _, bad := range [][]string{
+		{"-voicemail", "-observe", "5"},
+		{"-voicemail", "-webrtc", "ws://127.0.0.1:18080/ws"},
+		{"-data-dir", "/tmp/gw/data"}, // only with -voicemail
 		{"-caller-codec", "g729"},
 		{"-gateway", "nowhere"},
 		{"-calls", "0"},

@@ -84,6 +84,9 @@ type rtpEngine struct {
 
 	byPort [65536]atomic.Pointer[stream]
 
+	// payloads replaces silence for streams of a payload type (setPayload).
+	payloads map[uint8][]byte
+
 	sent, recv, stray, skipped, sendErrs atomic.Uint64
 	latency                              histogram // one-way, send to receive
 	lag                                  histogram // pacer wake-up lateness
@@ -150,20 +153,40 @@ func (e *rtpEngine) add(conn *net.UDPConn, dst netip.AddrPort, pt uint8, ssrc ui
 	s.pkt[0] = 0x80           // RTP version 2, no padding, extension or CSRC
 	s.pkt[1] = 0x80 | pt&0x7F // marker on the first packet (RFC 3551 §4.1)
 	binary.BigEndian.PutUint32(s.pkt[8:], ssrc)
-	fill := silence(pt)
-	for i := rtpHeaderLen; i < packetLen; i++ {
-		s.pkt[i] = fill
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p, ok := e.payloads[pt]; ok {
+		copy(s.pkt[rtpHeaderLen:], p)
+	} else {
+		fill := silence(pt)
+		for i := rtpHeaderLen; i < packetLen; i++ {
+			s.pkt[i] = fill
+		}
 	}
 	e.byPort[dst.Port()].Store(s)
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	s.slot = e.nextSlot
 	e.nextSlot = (e.nextSlot + 1) % pacerSlots
 	s.pos = len(e.slots[s.slot])
 	e.slots[s.slot] = append(e.slots[s.slot], s)
 	e.active++
 	return s
+}
+
+// setPayload makes every stream added later with payload type pt send
+// payload (one 20 ms frame) in every packet instead of silence. With
+// stamping on, the first stampLen bytes still carry the send time.
+func (e *rtpEngine) setPayload(pt uint8, payload []byte) error {
+	if len(payload) != frameSamples {
+		return fmt.Errorf("rtp: payload of %d bytes, want %d (20 ms of G.711)", len(payload), frameSamples)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.payloads == nil {
+		e.payloads = make(map[uint8][]byte)
+	}
+	e.payloads[pt] = append([]byte(nil), payload...)
+	return nil
 }
 
 // remove stops a stream. Late packets from its gateway port count as stray.

@@ -215,3 +215,42 @@ func TestEngineCountsStray(t *testing.T) {
 		t.Errorf("recv = %d, want 0: the packet came from no stream's port", got)
 	}
 }
+
+func TestEngineSetPayload(t *testing.T) {
+	e := startEngine(t, 1, false)
+	if err := e.setPayload(ptPCMU, make([]byte, 10)); err == nil {
+		t.Error("setPayload took a 10-byte payload")
+	}
+	frame := make([]byte, frameSamples)
+	for i := range frame {
+		frame[i] = byte(i)
+	}
+	if err := e.setPayload(ptPCMU, frame); err != nil {
+		t.Fatal(err)
+	}
+	frame[0] = 0xAA // the engine keeps its own copy
+	peerU, gotU := echoPeer(t)
+	peerA, gotA := echoPeer(t)
+	e.add(e.socket(), peerU, ptPCMU, 1)
+	e.add(e.socket(), peerA, ptPCMA, 2)
+	for i := range 2 {
+		select {
+		case p := <-gotU:
+			for j, b := range p[rtpHeaderLen:] {
+				if b != byte(j) {
+					t.Fatalf("PCMU packet %d: payload byte %d = %#x, want %#x", i, j, b, byte(j))
+				}
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no PCMU packet")
+		}
+	}
+	select {
+	case p := <-gotA:
+		if p[rtpHeaderLen] != 0xD5 || p[packetLen-1] != 0xD5 {
+			t.Errorf("PCMA payload %#x...%#x, want A-law silence: no payload was set for PCMA", p[rtpHeaderLen], p[packetLen-1])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no PCMA packet")
+	}
+}
