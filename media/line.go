@@ -17,9 +17,9 @@ import (
 const FrameDuration = 20 * time.Millisecond
 
 // maxStall is how far behind its schedule a Line's sender may fall (a
-// stalled process, a descheduled goroutine) before it skips the missed
-// frames instead of sending them back to back: a burst would overflow the
-// far end's jitter buffer, a skip is heard as one short gap.
+// stalled process, a descheduled goroutine) before it drops the frames it
+// missed (heard as one short gap) rather than delaying the rest of the
+// prompt by that much.
 const maxStall = 3 * FrameDuration
 
 // ErrNoDeadline is returned by NewLine for a port whose reads cannot be
@@ -96,8 +96,9 @@ type Line struct {
 	released bool
 	state    StreamState // written by the sender, read after it exited
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	clock frameClock
+	stop  chan struct{}
+	wg    sync.WaitGroup
 }
 
 // digitQueue bounds the DTMF events waiting to be read: a caller pressing
@@ -123,6 +124,7 @@ func NewLine(port Port, dir Direction, from StreamState) (*Line, error) {
 		dl:     dl,
 		dir:    dir,
 		digits: make(chan Digit, digitQueue),
+		clock:  newFrameClock(FrameDuration),
 		stop:   make(chan struct{}),
 	}
 	l.wg.Add(2)
@@ -223,6 +225,7 @@ func (l *Line) Release() StreamState {
 		cur.finish()
 	}
 	close(l.stop)
+	l.clock.close() // wakes the sender
 	// A deadline in the past wakes the reader without closing the socket.
 	_ = l.dl.SetReadDeadline(time.Unix(1, 0))
 	l.wg.Wait()
@@ -238,8 +241,9 @@ func silenceByte(pt uint8) byte {
 	return 0xFF
 }
 
-// send is the sender goroutine: one packet every 20 ms on an absolute
-// schedule, so timer jitter never accumulates into drift.
+// send is the sender goroutine: one packet per tick of the frame clock,
+// whose ticks the kernel keeps on an absolute 20 ms schedule, so timer
+// jitter never accumulates into drift.
 func (l *Line) send(from StreamState) {
 	defer l.wg.Done()
 	var pkt [rtpHeaderLen + samplesPerFrame]byte
@@ -247,28 +251,29 @@ func (l *Line) send(from StreamState) {
 	for i := range silence {
 		silence[i] = silenceByte(l.dir.PayloadType)
 	}
-	start := time.Now()
 	ssrc, seq, ts := rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
 	if !from.At.IsZero() {
 		ssrc = from.SSRC
-		seq, ts = from.next(start)
+		seq, ts = from.next(time.Now())
 	}
 	marker := byte(markerBit) // RFC 3551 §4.1: the start of a talkspurt
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for slot := int64(0); ; {
+	for {
+		ticks, err := l.clock.wait()
+		if err != nil {
+			return
+		}
 		select {
 		case <-l.stop:
 			return
-		case <-timer.C:
+		default:
 		}
-		now := time.Now()
-		if behind := now.Sub(start.Add(time.Duration(slot) * FrameDuration)); behind > maxStall {
-			// Skip the frames we missed; the timestamp still advances by the
-			// time that passed so the far end's clock stays right.
-			skip := int64(behind / FrameDuration)
-			slot += skip
-			ts += uint32(skip * samplesPerFrame)
+		// Ticks missed while the process was stalled are not made up with a
+		// burst (the far end's jitter buffer could drop it): a short stall
+		// just delays the rest of the prompt; after a long one the missed
+		// frames are dropped and the timestamp advances by the time that
+		// passed, so the far end's clock stays right.
+		if missed := ticks - 1; missed > 0 && time.Duration(missed)*FrameDuration > maxStall {
+			ts += uint32(missed * samplesPerFrame)
 		}
 		payload := l.nextFrame(silence)
 		pkt[0] = rtpVersion << 6
@@ -280,12 +285,10 @@ func (l *Line) send(from StreamState) {
 		if err := l.port.WriteRTP(pkt[:rtpHeaderLen+n]); err != nil && errors.Is(err, net.ErrClosed) {
 			return
 		}
-		l.state = StreamState{SSRC: ssrc, Seq: seq, TS: ts, At: now}
+		l.state = StreamState{SSRC: ssrc, Seq: seq, TS: ts, At: time.Now()}
 		marker = 0
 		seq++
 		ts += samplesPerFrame
-		slot++
-		timer.Reset(time.Until(start.Add(time.Duration(slot) * FrameDuration)))
 	}
 }
 
