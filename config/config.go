@@ -25,6 +25,7 @@ type Config struct {
 	Contacts      []Contact     // yaml "contacts": caller ID directory; see Contact.
 	WebRTC        WebRTC        // yaml "webrtc": browser media.
 	Recording     Recording     // yaml "recording": the account-wide recording switch.
+	Greetings     Greetings     // yaml "greetings": limits of uploaded greetings.
 }
 
 // SIP configures the SIP listener.
@@ -134,6 +135,7 @@ func Default() *Config {
 		DrainTimeout:  30 * time.Second,
 		WebRTC:        WebRTC{TURN: TURN{TTL: time.Hour}},
 		Recording:     Recording{Allowed: true},
+		Greetings:     Greetings{MaxLength: 120 * time.Second},
 	}
 }
 

@@ -124,6 +124,8 @@ users:
     record_outbound: true
 recording:
   allowed: false
+greetings:
+  max_length: 45s
 numbers:
   - number: (22) 555 01 00
     name: Warsaw
@@ -188,6 +190,7 @@ numbers:
 				Consent: defaultConsent(), Voicemail: defaultVoicemail(),
 			},
 		},
+		Greetings: Greetings{MaxLength: 45 * time.Second},
 		WebRTC: WebRTC{
 			PublicIPs: []string{"203.0.113.10"}, Ports: "40000-40999", PortMin: 40000, PortMax: 40999,
 			Loopback: true, Interfaces: []string{"eth0"}, STUN: []string{"stun:stun.example.com:3478"},

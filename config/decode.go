@@ -298,6 +298,9 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 		"data_dir":       d.str(&cfg.DataDir),
 		"default_region": d.str(&cfg.DefaultRegion),
 		"drain_timeout":  d.duration(&cfg.DrainTimeout),
+		"greetings": func(n *yaml.Node, p string) {
+			d.mapping(n, p, keys{"max_length": d.duration(&cfg.Greetings.MaxLength)})
+		},
 		"recording": func(n *yaml.Node, p string) {
 			d.mapping(n, p, keys{"allowed": d.boolean(&cfg.Recording.Allowed)})
 		},

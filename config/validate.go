@@ -51,6 +51,7 @@ func (d *decoder) validate(c *Config) {
 	d.validateUsers(c)
 	d.validateNumbers(c)
 	d.validateContacts(c)
+	d.validateGreetings(&c.Greetings)
 }
 
 func (d *decoder) validateSIP(s *SIP) {

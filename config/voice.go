@@ -18,6 +18,12 @@ type Recording struct {
 	Allowed bool
 }
 
+// Greetings bounds uploaded greeting files (yaml "greetings").
+type Greetings struct {
+	// MaxLength (yaml "max_length") is the longest greeting accepted, 1s..600s. Default 120s.
+	MaxLength time.Duration
+}
+
 // Prompt is an announcement: text spoken by text-to-speech, or an audio
 // file (WAV or MP3) under data_dir.
 type Prompt struct {
@@ -125,6 +131,12 @@ func checkDataPath(s string) string {
 		return "must stay inside data_dir (no .., no ./, no //)"
 	}
 	return ""
+}
+
+func (d *decoder) validateGreetings(g *Greetings) {
+	if g.MaxLength < time.Second || g.MaxLength > 600*time.Second {
+		d.failAt("greetings.max_length", "%s is out of range (1s to 600s)", g.MaxLength)
+	}
 }
 
 func (d *decoder) validateVoice(n *Number, p string) {

@@ -162,7 +162,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			}
 			return "", false
 		},
-		TTS: vc.tts,
+		TTS:    vc.tts,
+		Limits: vc.limits,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)

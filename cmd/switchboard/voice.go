@@ -21,6 +21,7 @@ type voice struct {
 	tts     *ivr.Cache // nil when espeak-ng is not installed
 	prompts *ivr.Prompts
 	mailbox *ivr.Mailbox
+	limits  ivr.Limits // uploaded and configured greeting files
 }
 
 // setupVoice opens the TTS prompt cache under data_dir/prompts, repairs
@@ -38,7 +39,8 @@ func setupVoice(cfg *config.Config, st *store.Store, log *slog.Logger) (*voice, 
 		}
 		v.tts = cache
 	}
-	v.prompts = ivr.NewPrompts(v.tts, cfg.DefaultRegion, ivr.Limits{})
+	v.limits = ivr.Limits{MaxDuration: cfg.Greetings.MaxLength}
+	v.prompts = ivr.NewPrompts(v.tts, cfg.DefaultRegion, v.limits)
 	v.mailbox = &ivr.Mailbox{DataDir: cfg.DataDir, Store: st, Prompts: v.prompts, Log: log}
 	if n, err := v.mailbox.Recover(); err != nil {
 		return nil, err
@@ -94,7 +96,7 @@ func checkAudioFiles(cfg *config.Config) error {
 		path := filepath.Join(cfg.DataDir, filepath.FromSlash(p.Audio))
 		f, err := os.Open(path)
 		if err == nil {
-			_, err = ivr.LoadGreeting(f, p.Audio, ivr.Limits{})
+			_, err = ivr.LoadGreeting(f, p.Audio, ivr.Limits{MaxDuration: cfg.Greetings.MaxLength})
 			f.Close()
 		}
 		if err != nil {
