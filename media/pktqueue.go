@@ -25,15 +25,20 @@ const (
 	// rtcpQueuePackets holds the browser's RTCP per SSRC; nothing reads it
 	// but pion's interceptors, so only the newest reports matter.
 	rtcpQueuePackets = 4
+	// maxQueueAge is how long an RTP packet may wait unread: older audio is
+	// stale (a browser's microphone from before the bridge started reading)
+	// and is dropped rather than relayed late. A reader running normally
+	// takes packets within a millisecond or two.
+	maxQueueAge = 100 * time.Millisecond
 )
 
 // newPacketQueue returns the queue for one stream of the switch's peer
 // connections (pion's SettingEngine.BufferFactory).
 func newPacketQueue(kind packetio.BufferPacketType) *pktQueue {
 	if kind == packetio.RTPBufferPacket {
-		return newPktQueue(rtpQueuePackets)
+		return newPktQueue(rtpQueuePackets, maxQueueAge)
 	}
-	return newPktQueue(rtcpQueuePackets)
+	return newPktQueue(rtcpQueuePackets, 0)
 }
 
 // pktQueue is a fixed-size queue of datagrams that keeps the newest: a
@@ -45,7 +50,9 @@ type pktQueue struct {
 	mu     sync.Mutex
 	data   []byte // len(lens) slots of maxPacket bytes
 	lens   []int
-	head   int // oldest packet
+	at     []int64       // monotonic arrival time of each slot (monoNow)
+	maxAge time.Duration // Read drops packets older than this; 0 keeps all
+	head   int           // oldest packet
 	count  int
 	closed bool
 
@@ -56,10 +63,12 @@ type pktQueue struct {
 	dropped atomic.Uint64 // oldest packets overwritten, or oversize
 }
 
-func newPktQueue(packets int) *pktQueue {
+func newPktQueue(packets int, maxAge time.Duration) *pktQueue {
 	return &pktQueue{
 		data:     make([]byte, packets*maxPacket),
 		lens:     make([]int, packets),
+		at:       make([]int64, packets),
+		maxAge:   maxAge,
 		notify:   make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		deadline: deadline.New(),
@@ -91,6 +100,7 @@ func (q *pktQueue) Write(p []byte) (int, error) {
 	}
 	tail := (q.head + q.count) % size
 	q.lens[tail] = copy(q.slot(tail), p)
+	q.at[tail] = monoNow()
 	q.count++
 	q.mu.Unlock()
 	q.wake()
@@ -117,6 +127,16 @@ func (q *pktQueue) Read(b []byte) (int, error) {
 		default:
 		}
 		q.mu.Lock()
+		if q.maxAge > 0 && q.count > 0 {
+			// Stale packets go; the newest always stays readable below
+			// when it is fresh.
+			now := monoNow()
+			for q.count > 0 && time.Duration(now-q.at[q.head]) > q.maxAge {
+				q.head = (q.head + 1) % len(q.lens)
+				q.count--
+				q.dropped.Add(1)
+			}
+		}
 		if q.count > 0 {
 			n := q.lens[q.head]
 			copied := copy(b, q.slot(q.head)[:n])

@@ -28,7 +28,7 @@ func readSeq(t *testing.T, q *pktQueue) uint16 {
 }
 
 func TestPktQueueKeepsNewest(t *testing.T) {
-	q := newPktQueue(4)
+	q := newPktQueue(4, 0)
 	for i := range uint16(10) {
 		if n, err := q.Write(seqPacket(i)); n != 20 || err != nil {
 			t.Fatalf("Write = %d, %v", n, err)
@@ -54,7 +54,7 @@ func TestPktQueueKeepsNewest(t *testing.T) {
 }
 
 func TestPktQueueOversizeAndShortBuffer(t *testing.T) {
-	q := newPktQueue(2)
+	q := newPktQueue(2, 0)
 	if n, err := q.Write(make([]byte, maxPacket+1)); n != maxPacket+1 || err != nil {
 		t.Fatalf("oversize Write = %d, %v; want it swallowed", n, err)
 	}
@@ -70,7 +70,7 @@ func TestPktQueueOversizeAndShortBuffer(t *testing.T) {
 }
 
 func TestPktQueueBlockingDeadlineClose(t *testing.T) {
-	q := newPktQueue(2)
+	q := newPktQueue(2, 0)
 	buf := make([]byte, maxPacket)
 
 	got := make(chan uint16, 1)
@@ -141,7 +141,7 @@ func TestPktQueueBlockingDeadlineClose(t *testing.T) {
 		t.Fatalf("Read of a closed, empty queue = %v, want EOF", err)
 	}
 
-	q2 := newPktQueue(2)
+	q2 := newPktQueue(2, 0)
 	go func() {
 		_, err := q2.Read(buf)
 		done <- err
@@ -161,7 +161,7 @@ func TestPktQueueBlockingDeadlineClose(t *testing.T) {
 // in make test): order is kept, and every packet is read or counted dropped.
 func TestPktQueueConcurrent(t *testing.T) {
 	const n = 20000
-	q := newPktQueue(rtpQueuePackets)
+	q := newPktQueue(rtpQueuePackets, 0)
 	go func() {
 		for i := range uint16(n) {
 			q.Write(seqPacket(i + 1))
@@ -187,7 +187,7 @@ func TestPktQueueConcurrent(t *testing.T) {
 }
 
 func TestPktQueueZeroAllocs(t *testing.T) {
-	q := newPktQueue(rtpQueuePackets)
+	q := newPktQueue(rtpQueuePackets, 0)
 	pkt := make([]byte, 172)
 	buf := make([]byte, maxPacket)
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -205,5 +205,25 @@ func TestNewPacketQueueSizes(t *testing.T) {
 	}
 	if got := len(newPacketQueue(packetio.RTCPBufferPacket).lens); got != rtcpQueuePackets {
 		t.Fatalf("RTCP queue holds %d packets, want %d", got, rtcpQueuePackets)
+	}
+}
+
+func TestPktQueueDropsStalePackets(t *testing.T) {
+	q := newPktQueue(rtpQueuePackets, maxQueueAge)
+	for i := range uint16(3) {
+		q.Write(seqPacket(i))
+	}
+	// Age the three as if they had waited past maxQueueAge unread.
+	q.mu.Lock()
+	for i := range q.count {
+		q.at[(q.head+i)%len(q.at)] -= int64(2 * maxQueueAge)
+	}
+	q.mu.Unlock()
+	q.Write(seqPacket(3))
+	if got := readSeq(t, q); got != 3 {
+		t.Fatalf("read %d, want the fresh packet 3 (stale 0-2 dropped)", got)
+	}
+	if got := q.dropped.Load(); got != 3 {
+		t.Fatalf("dropped %d, want 3", got)
 	}
 }

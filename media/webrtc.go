@@ -452,6 +452,9 @@ type WebRTCPeer struct {
 	onCand   func([]byte)
 	pending  [][]byte // trickled candidates before OnLocalCandidate
 
+	trackAt     int64       // monoNow when the track arrived; set before trackReady closes
+	readStarted atomic.Bool // the first ReadRTP has happened
+
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
@@ -470,6 +473,7 @@ func (p *WebRTCPeer) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	defer p.remoteMu.Unlock()
 	if p.remote == nil {
 		p.remote = t
+		p.trackAt = monoNow()
 		close(p.trackReady)
 	}
 }
@@ -582,6 +586,21 @@ func (p *WebRTCPeer) ReadRTP(b []byte) (int, error) {
 	}
 	// remote is set before trackReady is closed and never changes after.
 	remote := p.remote
+	if !p.readStarted.Swap(true) && time.Duration(monoNow()-p.trackAt) > maxQueueAge {
+		// Pion holds the track's first packet (read to learn its payload
+		// type before OnTrack) and hands it to the first Read however old it
+		// is; the bridge starting seconds later (an outbound call that rang)
+		// must not relay it: the far end would get stale audio and then a
+		// jump in sequence numbers. Skip it; newer queued packets past
+		// maxQueueAge are dropped by the queue.
+		if _, _, err := remote.Read(b); err != nil {
+			select {
+			case <-p.closed:
+				return 0, net.ErrClosed
+			default:
+			}
+		}
+	}
 	for errs := 0; ; {
 		n, _, err := remote.Read(b)
 		if err == nil {

@@ -55,7 +55,9 @@ func setupVoice(cfg *config.Config, st *store.Store, log *slog.Logger) (*voice, 
 func (v *voice) warm(ctx context.Context, ec call.Config, log *slog.Logger) {
 	srcs := []ivr.Source{{Tone: ivr.ToneBeep}, {Tone: ivr.ToneRingback}}
 	for _, n := range ec.Numbers {
-		if n.Record && ec.RecordingAllowed {
+		// Consent plays on inbound calls of recorded numbers and on outbound
+		// calls of recorded users, who present their own numbers.
+		if ec.RecordingAllowed && (n.Record || ec.RecordOutbound[n.Owner]) {
 			srcs = append(srcs, n.Consent)
 		}
 		if n.Voicemail.Enabled {
