@@ -94,11 +94,23 @@ type Line struct {
 	mu       sync.Mutex
 	cur      *Playback
 	released bool
-	state    StreamState // written by the sender, read after it exited
 
-	clock frameClock
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	// The outgoing stream, touched only by the pacer's ticks (and read
+	// after the line left the pacer).
+	pacer   *pacer
+	pkt     [rtpHeaderLen + samplesPerFrame]byte
+	silence [samplesPerFrame]byte
+	from    StreamState // the stream to continue, until the first packet
+	started bool
+	marker  byte
+	ssrc    uint32
+	seq     uint16
+	ts      uint32
+	state   StreamState // the last packet sent
+	dead    bool        // the port is closed: send nothing more
+
+	stop chan struct{}
+	wg   sync.WaitGroup
 }
 
 // digitQueue bounds the DTMF events waiting to be read: a caller pressing
@@ -124,12 +136,16 @@ func NewLine(port Port, dir Direction, from StreamState) (*Line, error) {
 		dl:     dl,
 		dir:    dir,
 		digits: make(chan Digit, digitQueue),
-		clock:  newFrameClock(FrameDuration),
+		from:   from,
 		stop:   make(chan struct{}),
 	}
-	l.wg.Add(2)
-	go l.send(from)
+	for i := range l.silence {
+		l.silence[i] = silenceByte(dir.PayloadType)
+	}
+	l.wg.Add(1)
 	go l.read()
+	l.pacer = pacerFor()
+	l.pacer.add(l)
 	return l, nil
 }
 
@@ -224,8 +240,8 @@ func (l *Line) Release() StreamState {
 	if cur != nil {
 		cur.finish()
 	}
+	l.pacer.remove(l) // after this no tick sends for l
 	close(l.stop)
-	l.clock.close() // wakes the sender
 	// A deadline in the past wakes the reader without closing the socket.
 	_ = l.dl.SetReadDeadline(time.Unix(1, 0))
 	l.wg.Wait()
@@ -241,55 +257,46 @@ func silenceByte(pt uint8) byte {
 	return 0xFF
 }
 
-// send is the sender goroutine: one packet per tick of the frame clock,
-// whose ticks the kernel keeps on an absolute 20 ms schedule, so timer
-// jitter never accumulates into drift.
-func (l *Line) send(from StreamState) {
-	defer l.wg.Done()
-	var pkt [rtpHeaderLen + samplesPerFrame]byte
-	silence := make([]byte, samplesPerFrame)
-	for i := range silence {
-		silence[i] = silenceByte(l.dir.PayloadType)
+// tick sends the line's next packet; the pacer calls it once per tick of
+// its frame clock (ticks > 1 when ticks were missed), whose schedule the
+// kernel keeps absolute, so timer jitter never accumulates into drift.
+func (l *Line) tick(ticks uint64) {
+	if l.dead {
+		return
 	}
-	ssrc, seq, ts := rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
-	if !from.At.IsZero() {
-		ssrc = from.SSRC
-		seq, ts = from.next(time.Now())
+	now := time.Now()
+	if !l.started {
+		l.started = true
+		l.marker = markerBit // RFC 3551 §4.1: the start of a talkspurt
+		l.ssrc, l.seq, l.ts = rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
+		if !l.from.At.IsZero() {
+			l.ssrc = l.from.SSRC
+			l.seq, l.ts = l.from.next(now)
+		}
+	} else if missed := ticks - 1; missed > 0 && time.Duration(missed)*FrameDuration > maxStall {
+		// Ticks missed while the process was stalled are not made up with
+		// a burst (the far end's jitter buffer could drop it): a short
+		// stall just delays the rest of the prompt; after a long one the
+		// missed frames are dropped and the timestamp advances by the time
+		// that passed, so the far end's clock stays right.
+		l.ts += uint32(missed * samplesPerFrame)
 	}
-	marker := byte(markerBit) // RFC 3551 §4.1: the start of a talkspurt
-	for {
-		ticks, err := l.clock.wait()
-		if err != nil {
-			return
-		}
-		select {
-		case <-l.stop:
-			return
-		default:
-		}
-		// Ticks missed while the process was stalled are not made up with a
-		// burst (the far end's jitter buffer could drop it): a short stall
-		// just delays the rest of the prompt; after a long one the missed
-		// frames are dropped and the timestamp advances by the time that
-		// passed, so the far end's clock stays right.
-		if missed := ticks - 1; missed > 0 && time.Duration(missed)*FrameDuration > maxStall {
-			ts += uint32(missed * samplesPerFrame)
-		}
-		payload := l.nextFrame(silence)
-		pkt[0] = rtpVersion << 6
-		pkt[1] = marker | l.dir.PayloadType
-		binary.BigEndian.PutUint16(pkt[offSeq:], seq)
-		binary.BigEndian.PutUint32(pkt[offTimestamp:], ts)
-		binary.BigEndian.PutUint32(pkt[offSSRC:], ssrc)
-		n := copy(pkt[rtpHeaderLen:], payload)
-		if err := l.port.WriteRTP(pkt[:rtpHeaderLen+n]); err != nil && errors.Is(err, net.ErrClosed) {
-			return
-		}
-		l.state = StreamState{SSRC: ssrc, Seq: seq, TS: ts, At: time.Now()}
-		marker = 0
-		seq++
-		ts += samplesPerFrame
+	payload := l.nextFrame(l.silence[:])
+	pkt := l.pkt[:]
+	pkt[0] = rtpVersion << 6
+	pkt[1] = l.marker | l.dir.PayloadType
+	binary.BigEndian.PutUint16(pkt[offSeq:], l.seq)
+	binary.BigEndian.PutUint32(pkt[offTimestamp:], l.ts)
+	binary.BigEndian.PutUint32(pkt[offSSRC:], l.ssrc)
+	n := copy(pkt[rtpHeaderLen:], payload)
+	if err := l.port.WriteRTP(pkt[:rtpHeaderLen+n]); err != nil && errors.Is(err, net.ErrClosed) {
+		l.dead = true
+		return
 	}
+	l.state = StreamState{SSRC: l.ssrc, Seq: l.seq, TS: l.ts, At: now}
+	l.marker = 0
+	l.seq++
+	l.ts += samplesPerFrame
 }
 
 // nextFrame returns the current playback's next frame, or silence.
