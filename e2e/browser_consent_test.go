@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,15 +50,12 @@ func browserFrame(f audioFrame) bool { return f.tone(browserToneFreq, 30) }
 // RTP packet it receives with its kernel arrival time (voicePeer), and
 // from the answer on sends the SIP tone back as a live far end would.
 type consentCallee struct {
-	agent *sipAgent
-	peer  *voicePeer
+	calleeBase
+	peer *voicePeer
 
-	mu       sync.Mutex
 	invites  int
-	okAt     time.Time // just before the 200 OK was sent
-	errs     []error
+	okAt     time.Time     // just before the 200 OK was sent
 	answered chan struct{} // closed when our 200 was ACKed
-	byeGot   chan struct{} // closed when the gateway's BYE arrived
 	done     chan struct{} // closed by test cleanup: leave the handler
 }
 
@@ -69,50 +65,18 @@ func newConsentCallee(t *testing.T) *consentCallee {
 	c := &consentCallee{
 		peer:     newVoicePeer(t),
 		answered: make(chan struct{}),
-		byeGot:   make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	c.agent = newSIPAgent(t, "callee", func(a *sipAgent) {
-		dialogs := sipgo.NewDialogServerCache(a.client, a.contact)
-		a.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) { c.onInvite(dialogs, req, tx) })
-		a.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = dialogs.ReadAck(req, tx) })
-		a.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-			if err := dialogs.ReadBye(req, tx); err != nil {
-				_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-				return
-			}
-			c.once(c.byeGot)
-		})
-	})
+	c.startAgent(t, c.onInvite)
 	// Registered after newVoicePeer's cleanup, so it runs first: the
 	// handler returns before the peer's socket closes.
 	t.Cleanup(func() { close(c.done) })
 	return c
 }
 
-func (c *consentCallee) addr() string { return c.agent.contact.Address.HostPort() }
-
-func (c *consentCallee) once(ch chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
-}
-
-func (c *consentCallee) fail(err error) {
-	c.mu.Lock()
-	c.errs = append(c.errs, err)
-	c.mu.Unlock()
-}
-
 // problems returns what went wrong on the callee's side.
 func (c *consentCallee) problems() []error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append(append([]error(nil), c.errs...), c.peer.sendProblems()...)
+	return append(c.calleeBase.problems(), c.peer.sendProblems()...)
 }
 
 // answeredAt is when the 200 OK went out; zero before.

@@ -681,34 +681,5 @@ func (l *invitesLog) all() []inviteSeen {
 func newRecordingCallee(t *testing.T, answerPT uint8, freq, dbfs float64) (*toneCallee, *invitesLog) {
 	t.Helper()
 	log := &invitesLog{}
-	c := &toneCallee{
-		rtp:      newRTPPeer(t),
-		answerPT: answerPT,
-		freq:     freq,
-		dbfs:     dbfs,
-		answered: make(chan struct{}),
-		byeGot:   make(chan struct{}),
-	}
-	toneCtx, cancel := context.WithCancel(context.Background())
-	c.stopTone = cancel
-	c.agent = newSIPAgent(t, "callee", func(a *sipAgent) {
-		dialogs := sipgo.NewDialogServerCache(a.client, a.contact)
-		a.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
-			log.add(req)
-			c.onInvite(toneCtx, dialogs, req, tx)
-		})
-		a.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = dialogs.ReadAck(req, tx) })
-		a.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-			if err := dialogs.ReadBye(req, tx); err != nil {
-				_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-				return
-			}
-			c.once(c.byeGot)
-		})
-	})
-	t.Cleanup(func() {
-		cancel()
-		c.sending.Wait()
-	})
-	return c, log
+	return newToneCalleeSeeing(t, answerPT, freq, dbfs, log.add), log
 }

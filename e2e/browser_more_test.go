@@ -39,20 +39,17 @@ func supportLineOptions(proxy, ringing string, ringTimeout time.Duration) gatewa
 // or with 183 Session Progress carrying SDP and a tone as early media
 // (RFC 3960 §3), and notes a CANCEL of its INVITE.
 type gatedCallee struct {
-	agent   *sipAgent
+	calleeBase
 	rtp     *rtpPeer
 	early   bool          // ring with 183 + SDP and play the tone before the 200
 	release chan struct{} // closed by the test: answer now
 
-	mu         sync.Mutex
 	invites    int
 	sent200    bool
-	cancelErr  error // the INVITE transaction's error after the CANCEL
-	errs       []error
+	cancelErr  error         // the INVITE transaction's error after the CANCEL
 	ringing    chan struct{} // closed once the 180/183 went out
 	cancelled  chan struct{} // closed when a CANCEL for the INVITE arrived
 	answered   chan struct{} // closed when our 200 was ACKed
-	byeGot     chan struct{} // closed when the gateway's BYE arrived
 	sending    sync.WaitGroup
 	toneCtx    context.Context
 	toneCancel context.CancelFunc
@@ -69,51 +66,14 @@ func newGatedCallee(t *testing.T, early bool) *gatedCallee {
 		ringing:   make(chan struct{}),
 		cancelled: make(chan struct{}),
 		answered:  make(chan struct{}),
-		byeGot:    make(chan struct{}),
 	}
 	c.toneCtx, c.toneCancel = context.WithCancel(context.Background())
-	c.agent = newSIPAgent(t, "callee", func(a *sipAgent) {
-		dialogs := sipgo.NewDialogServerCache(a.client, a.contact)
-		a.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) { c.onInvite(dialogs, req, tx) })
-		a.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = dialogs.ReadAck(req, tx) })
-		a.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-			if err := dialogs.ReadBye(req, tx); err != nil {
-				_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-				return
-			}
-			c.once(c.byeGot)
-		})
-	})
+	c.startAgent(t, c.onInvite)
 	t.Cleanup(func() {
 		c.toneCancel()
 		c.sending.Wait()
 	})
 	return c
-}
-
-func (c *gatedCallee) addr() string { return c.agent.contact.Address.HostPort() }
-
-func (c *gatedCallee) once(ch chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
-}
-
-func (c *gatedCallee) fail(err error) {
-	c.mu.Lock()
-	c.errs = append(c.errs, err)
-	c.mu.Unlock()
-}
-
-// problems returns what went wrong on the callee's side.
-func (c *gatedCallee) problems() []error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]error(nil), c.errs...)
 }
 
 // answerNow lets the callee send its 200 OK.

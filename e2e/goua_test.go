@@ -273,38 +273,24 @@ func (p *rtpPeer) sendTone(ctx context.Context, remote netip.AddrPort, pt uint8,
 
 // toneCallee is a forward target written in Go: it answers every INVITE
 // with one chosen codec and plays a tone back once the call is confirmed.
-type toneCallee struct {
-	agent    *sipAgent
-	rtp      *rtpPeer
-	answerPT uint8
-	freq     float64
-	dbfs     float64
-
-	mu       sync.Mutex
-	invites  int
-	offer    remoteAudio
-	errs     []error
-	answered chan struct{} // closed when our 200 was ACKed
-	byeGot   chan struct{} // closed when the caller side's BYE arrived
-	sending  sync.WaitGroup
-	stopTone context.CancelFunc
+// calleeBase is what every test phone standing as the trunk's outbound
+// proxy shares: a SIP agent whose INVITEs go to the phone's own handler
+// (ACK and BYE are handled by the dialog cache), the problems it met, and
+// one-shot signals under one mutex.
+type calleeBase struct {
+	agent  *sipAgent
+	mu     sync.Mutex
+	errs   []error
+	byeGot chan struct{} // closed when the gateway's BYE arrived
 }
 
-func newToneCallee(t *testing.T, answerPT uint8, freq, dbfs float64) *toneCallee {
+// startAgent starts the phone's SIP agent, handing INVITEs to onInvite.
+func (c *calleeBase) startAgent(t *testing.T, onInvite func(*sipgo.DialogServerCache, *sip.Request, sip.ServerTransaction)) {
 	t.Helper()
-	c := &toneCallee{
-		rtp:      newRTPPeer(t),
-		answerPT: answerPT,
-		freq:     freq,
-		dbfs:     dbfs,
-		answered: make(chan struct{}),
-		byeGot:   make(chan struct{}),
-	}
-	toneCtx, cancel := context.WithCancel(context.Background())
-	c.stopTone = cancel
+	c.byeGot = make(chan struct{})
 	c.agent = newSIPAgent(t, "callee", func(a *sipAgent) {
 		dialogs := sipgo.NewDialogServerCache(a.client, a.contact)
-		a.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) { c.onInvite(toneCtx, dialogs, req, tx) })
+		a.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) { onInvite(dialogs, req, tx) })
 		a.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = dialogs.ReadAck(req, tx) })
 		a.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 			if err := dialogs.ReadBye(req, tx); err != nil {
@@ -314,16 +300,12 @@ func newToneCallee(t *testing.T, answerPT uint8, freq, dbfs float64) *toneCallee
 			c.once(c.byeGot)
 		})
 	})
-	t.Cleanup(func() {
-		cancel()
-		c.sending.Wait()
-	})
-	return c
 }
 
-func (c *toneCallee) addr() string { return "127.0.0.1:" + strconv.Itoa(c.agent.port) }
+func (c *calleeBase) addr() string { return "127.0.0.1:" + strconv.Itoa(c.agent.port) }
 
-func (c *toneCallee) once(ch chan struct{}) {
+// once closes ch unless it is closed already.
+func (c *calleeBase) once(ch chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	select {
@@ -333,10 +315,63 @@ func (c *toneCallee) once(ch chan struct{}) {
 	}
 }
 
-func (c *toneCallee) fail(err error) {
+func (c *calleeBase) fail(err error) {
 	c.mu.Lock()
 	c.errs = append(c.errs, err)
 	c.mu.Unlock()
+}
+
+// problems returns what went wrong on the phone's side.
+func (c *calleeBase) problems() []error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]error(nil), c.errs...)
+}
+
+type toneCallee struct {
+	calleeBase
+	rtp      *rtpPeer
+	answerPT uint8
+	freq     float64
+	dbfs     float64
+
+	invites   int
+	invitedAt time.Time // when the first INVITE's handler started
+	offer     remoteAudio
+	answered  chan struct{} // closed when our 200 was ACKed
+	sending   sync.WaitGroup
+	stopTone  context.CancelFunc
+}
+
+func newToneCallee(t *testing.T, answerPT uint8, freq, dbfs float64) *toneCallee {
+	t.Helper()
+	return newToneCalleeSeeing(t, answerPT, freq, dbfs, nil)
+}
+
+// newToneCalleeSeeing is newToneCallee that also shows every INVITE to
+// seen (may be nil) before answering it.
+func newToneCalleeSeeing(t *testing.T, answerPT uint8, freq, dbfs float64, seen func(*sip.Request)) *toneCallee {
+	t.Helper()
+	c := &toneCallee{
+		rtp:      newRTPPeer(t),
+		answerPT: answerPT,
+		freq:     freq,
+		dbfs:     dbfs,
+		answered: make(chan struct{}),
+	}
+	toneCtx, cancel := context.WithCancel(context.Background())
+	c.stopTone = cancel
+	c.startAgent(t, func(dialogs *sipgo.DialogServerCache, req *sip.Request, tx sip.ServerTransaction) {
+		if seen != nil {
+			seen(req)
+		}
+		c.onInvite(toneCtx, dialogs, req, tx)
+	})
+	t.Cleanup(func() {
+		cancel()
+		c.sending.Wait()
+	})
+	return c
 }
 
 // onInvite answers with answerPT if the offer has it (else 488) and keeps
@@ -344,6 +379,9 @@ func (c *toneCallee) fail(err error) {
 func (c *toneCallee) onInvite(ctx context.Context, dialogs *sipgo.DialogServerCache, req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Lock()
 	c.invites++
+	if c.invitedAt.IsZero() {
+		c.invitedAt = time.Now()
+	}
 	c.mu.Unlock()
 	dlg, err := dialogs.ReadInvite(req, tx)
 	if err != nil {
@@ -392,11 +430,12 @@ func (c *toneCallee) onInvite(ctx context.Context, dialogs *sipgo.DialogServerCa
 	}
 }
 
-// problems returns what went wrong on the callee's side.
-func (c *toneCallee) problems() []error {
+// firstInvite returns when the first INVITE arrived (taken as its handler
+// starts, within a millisecond of the datagram); zero if none did.
+func (c *toneCallee) firstInvite() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]error(nil), c.errs...)
+	return c.invitedAt
 }
 
 // offered returns the gateway's SDP offer to the callee.

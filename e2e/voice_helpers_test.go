@@ -691,62 +691,6 @@ type timedResponse struct {
 	Res *sip.Response
 }
 
-// timedToneCallee is a toneCallee that also notes when its first INVITE
-// arrived, for tests that must order media against the forward attempt.
-type timedToneCallee struct {
-	*toneCallee
-	mu        sync.Mutex
-	invitedAt time.Time
-}
-
-// newTimedToneCallee is newToneCallee with the INVITE's arrival time noted
-// (taken as the handler starts, within a millisecond of the datagram).
-func newTimedToneCallee(t *testing.T, answerPT uint8, freq, dbfs float64) *timedToneCallee {
-	t.Helper()
-	c := &toneCallee{
-		rtp:      newRTPPeer(t),
-		answerPT: answerPT,
-		freq:     freq,
-		dbfs:     dbfs,
-		answered: make(chan struct{}),
-		byeGot:   make(chan struct{}),
-	}
-	tc := &timedToneCallee{toneCallee: c}
-	toneCtx, cancel := context.WithCancel(context.Background())
-	c.stopTone = cancel
-	c.agent = newSIPAgent(t, "callee", func(a *sipAgent) {
-		dialogs := sipgo.NewDialogServerCache(a.client, a.contact)
-		a.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
-			tc.mu.Lock()
-			if tc.invitedAt.IsZero() {
-				tc.invitedAt = time.Now()
-			}
-			tc.mu.Unlock()
-			c.onInvite(toneCtx, dialogs, req, tx)
-		})
-		a.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = dialogs.ReadAck(req, tx) })
-		a.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-			if err := dialogs.ReadBye(req, tx); err != nil {
-				_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-				return
-			}
-			c.once(c.byeGot)
-		})
-	})
-	t.Cleanup(func() {
-		cancel()
-		c.sending.Wait()
-	})
-	return tc
-}
-
-// firstInvite returns when the first INVITE arrived; zero if none did.
-func (c *timedToneCallee) firstInvite() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.invitedAt
-}
-
 // voicemailNumber is gatewayOptions.Numbers for +15550100 owned by alice,
 // ringing her browsers (with nobody signed in every call goes straight to
 // voicemail), with the given YAML flow mapping as its voicemail settings.

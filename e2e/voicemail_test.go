@@ -140,7 +140,7 @@ func wantVoicemailRecord(outcome string) callRecord {
 func TestConsentBeforeRinging(t *testing.T) {
 	requireTools(t, "espeak-ng")
 	const calleeLevel = -10.0
-	callee := newTimedToneCallee(t, media.PayloadPCMU, toneFreq, calleeLevel)
+	callee := newToneCallee(t, media.PayloadPCMU, toneFreq, calleeLevel)
 	g := startGateway(t, gatewayOptions{
 		Proxy: callee.addr(),
 		Numbers: fmt.Sprintf("  - { number: %q, trunk: carrier, owner: alice, ringing: forward, forward_to: %q, ring_timeout: 10s, record: true }\n",

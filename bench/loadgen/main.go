@@ -415,26 +415,36 @@ func waitActive(ctx context.Context, url string, n float64) error {
 
 // window waits o.warmup, then measures for o.hold.
 func (r *result) window(ctx context.Context, o options, eng *rtpEngine, fl *fleet) error {
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("warm-up: %w", ctx.Err())
-	case <-time.After(o.warmup):
-	}
-	s0, err := takeSnapshot(ctx, o, eng, fl)
+	s0, s1, err := measureWindow(ctx, o, func(ctx context.Context) (snapshot, error) {
+		return takeSnapshot(ctx, o, eng, fl)
+	})
 	if err != nil {
-		return fmt.Errorf("window start: %w", err)
-	}
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("hold: %w", ctx.Err())
-	case <-time.After(o.hold):
-	}
-	s1, err := takeSnapshot(ctx, o, eng, fl)
-	if err != nil {
-		return fmt.Errorf("window end: %w", err)
+		return err
 	}
 	r.measure(s0, s1)
 	return nil
+}
+
+// measureWindow waits o.warmup, then takes snap at both edges of an o.hold
+// window.
+func measureWindow[S any](ctx context.Context, o options, snap func(context.Context) (S, error)) (s0, s1 S, err error) {
+	select {
+	case <-ctx.Done():
+		return s0, s1, fmt.Errorf("warm-up: %w", ctx.Err())
+	case <-time.After(o.warmup):
+	}
+	if s0, err = snap(ctx); err != nil {
+		return s0, s1, fmt.Errorf("window start: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+		return s0, s1, fmt.Errorf("hold: %w", ctx.Err())
+	case <-time.After(o.hold):
+	}
+	if s1, err = snap(ctx); err != nil {
+		return s0, s1, fmt.Errorf("window end: %w", err)
+	}
+	return s0, s1, nil
 }
 
 // setup places o.calls calls at o.rate per second and returns the answered

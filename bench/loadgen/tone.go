@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+
+	"switchboard/media"
 )
 
 // The caller's voice in voicemail runs. The gateway counts a 20 ms frame
@@ -31,9 +33,9 @@ func toneFrame(pt uint8, hz int, dbfs float64) ([]byte, error) {
 	var encode func(int16) byte
 	switch pt {
 	case ptPCMU:
-		encode = linearToULaw
+		encode = media.LinearToULaw
 	case ptPCMA:
-		encode = linearToALaw
+		encode = media.LinearToALaw
 	default:
 		return nil, fmt.Errorf("tone: payload type %d is not G.711", pt)
 	}
@@ -44,57 +46,4 @@ func toneFrame(pt uint8, hz int, dbfs float64) ([]byte, error) {
 		frame[i] = encode(int16(math.Round(s)))
 	}
 	return frame, nil
-}
-
-// µ-law constants (ITU-T G.711 §3.2): the bias shifts the segment
-// boundaries to powers of two; clip is the largest magnitude that still
-// fits after adding it.
-const (
-	ulawBias = 0x84
-	ulawClip = 32635
-)
-
-// linearToULaw encodes a 16-bit linear sample as µ-law: sign, 3-bit
-// segment and 4-bit step, all bits inverted for transmission (G.711 §3.2).
-func linearToULaw(s int16) byte {
-	v := int32(s)
-	var sign byte
-	if v < 0 {
-		v = -v
-		sign = 0x80
-	}
-	v = min(v, ulawClip) + ulawBias
-	// The segment is the position of the highest set bit above bit 7.
-	var seg byte
-	for t := v >> 8; t != 0; t >>= 1 {
-		seg++
-	}
-	return ^(sign | seg<<4 | byte(v>>(seg+3))&0x0F)
-}
-
-// linearToALaw encodes a 16-bit linear sample as A-law: the 13-bit
-// magnitude is segmented and the even bits are inverted with 0x55 for
-// transmission (G.711 §3.3). Positive samples carry the sign bit.
-func linearToALaw(s int16) byte {
-	v := int32(s) >> 3
-	mask := byte(0xD5)
-	if v < 0 {
-		mask = 0x55
-		v = -v - 1
-	}
-	var seg byte
-	for t := v >> 5; t != 0 && seg < 8; t >>= 1 {
-		seg++
-	}
-	if seg >= 8 {
-		return 0x7F ^ mask // clipped to the largest magnitude
-	}
-	// Segments 0 and 1 have the same step size (G.711 table 1a).
-	a := seg << 4
-	if seg < 2 {
-		a |= byte(v>>1) & 0x0F
-	} else {
-		a |= byte(v>>seg) & 0x0F
-	}
-	return a ^ mask
 }

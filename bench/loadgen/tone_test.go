@@ -7,23 +7,6 @@ import (
 	"switchboard/media"
 )
 
-// TestG711EncodersMatchGateway checks the load generator's own encoders
-// against the gateway's for every 16-bit sample: the caller's audio must
-// decode on the gateway to exactly what the load generator meant.
-func TestG711EncodersMatchGateway(t *testing.T) {
-	for s := math.MinInt16; s <= math.MaxInt16; s++ {
-		if got, want := linearToULaw(int16(s)), media.LinearToULaw(int16(s)); got != want {
-			t.Fatalf("linearToULaw(%d) = %#x, want %#x", s, got, want)
-		}
-		if got, want := linearToALaw(int16(s)), media.LinearToALaw(int16(s)); got != want {
-			t.Fatalf("linearToALaw(%d) = %#x, want %#x", s, got, want)
-		}
-	}
-	if linearToULaw(0) != 0xFF || linearToALaw(0) != 0xD5 {
-		t.Errorf("zero encodes as %#x / %#x, want the silence bytes 0xFF / 0xD5", linearToULaw(0), linearToALaw(0))
-	}
-}
-
 // rmsDBFS is a decoded frame's RMS level relative to full scale, the way
 // the gateway's voicemail recorder measures speech.
 func rmsDBFS(frame []byte, decode *[256]int16) float64 {

@@ -219,23 +219,11 @@ func (r *vmResult) warmUp(ctx context.Context, o options, cr *caller, log *slog.
 
 // window waits o.warmup, then measures for o.hold.
 func (r *vmResult) window(ctx context.Context, o options, eng *rtpEngine, calls []*outCall) error {
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("warm-up: %w", ctx.Err())
-	case <-time.After(o.warmup):
-	}
-	s0, err := takeVMSnapshot(ctx, o, eng, calls)
+	s0, s1, err := measureWindow(ctx, o, func(ctx context.Context) (vmSnapshot, error) {
+		return takeVMSnapshot(ctx, o, eng, calls)
+	})
 	if err != nil {
-		return fmt.Errorf("window start: %w", err)
-	}
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("hold: %w", ctx.Err())
-	case <-time.After(o.hold):
-	}
-	s1, err := takeVMSnapshot(ctx, o, eng, calls)
-	if err != nil {
-		return fmt.Errorf("window end: %w", err)
+		return err
 	}
 	r.measure(s0, s1, runtime.NumCPU())
 	return nil
