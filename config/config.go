@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"time"
+
+	"switchboard/routing"
 )
 
 // Config is the whole configuration file.
@@ -26,6 +28,7 @@ type Config struct {
 	WebRTC        WebRTC        // yaml "webrtc": browser media.
 	Recording     Recording     // yaml "recording": the account-wide recording switch.
 	Greetings     Greetings     // yaml "greetings": limits of uploaded greetings.
+	Teams         []Team        // yaml "teams": how calls sent to a team ring.
 }
 
 // SIP configures the SIP listener.
@@ -101,6 +104,16 @@ type Number struct {
 	Record      bool          // yaml "record": record inbound calls (when recording.allowed); callers hear Consent first.
 	Consent     Prompt        // yaml "consent": the recording-consent announcement (text, language, voice, audio).
 	Voicemail   Voicemail     // yaml "voicemail": the number's voicemail box.
+	// WorkingHours (yaml "working_hours") are the opening hours; nil is 24/7.
+	WorkingHours *WorkingHours
+	// NoAnswer (yaml "no_answer") runs when nobody answers in hours;
+	// AfterHours (yaml "after_hours") runs instead of ringing outside them:
+	// voicemail, team:<team>, forward:<E.164> or hangup. ["voicemail"]
+	NoAnswer, AfterHours string
+	// NoAnswerAction and AfterHoursAction are the parsed actions.
+	NoAnswerAction, AfterHoursAction routing.Action
+	// Screening (yaml "screening") makes a forwarded phone press 1 to accept. [false]
+	Screening bool
 }
 
 // Ringing modes for Number.Ringing.
@@ -146,7 +159,8 @@ func defaultOutbound() Outbound {
 }
 
 func defaultNumber() Number {
-	return Number{Ringing: RingForward, RingTimeout: 25 * time.Second, Consent: defaultConsent(), Voicemail: defaultVoicemail()}
+	return Number{Ringing: RingForward, RingTimeout: 25 * time.Second, Consent: defaultConsent(), Voicemail: defaultVoicemail(),
+		NoAnswer: "voicemail", AfterHours: "voicemail"}
 }
 
 // Load reads and parses the configuration file at path. A file that cannot be

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"switchboard/routing"
 )
 
 func TestParseEmptyGivesDefaults(t *testing.T) {
@@ -124,6 +126,8 @@ users:
     record_outbound: true
 recording:
   allowed: false
+teams:
+  - { name: sales, ring: rotation, member_timeout: 10s }
 greetings:
   max_length: 45s
 numbers:
@@ -144,6 +148,16 @@ numbers:
       silence_timeout: 3s
       in_hours: { tts: "Zostaw wiadomość.", language: pl, voice: m3 }
       after_hours: { audio: "greetings/closed.mp3" }
+    working_hours:
+      timezone: Europe/Warsaw
+      hours:
+        - { days: [mon-fri], from: "09:00", to: "17:00" }
+        - { days: [sat], from: "22:00", to: "02:00" }
+      closed_dates: ["2026-12-24", "2026-12-25"]
+      special_hours: [ { date: "2026-12-31", from: "09:00", to: "13:00" } ]
+    no_answer: team:sales
+    after_hours: forward:601 234 568
+    screening: true
   - number: "+48 22 555 01 01"
     trunk: pl-carrier
     ringing: browser
@@ -184,12 +198,27 @@ numbers:
 					InHours:    Prompt{Text: "Zostaw wiadomość.", Language: "pl", Voice: "m3"},
 					AfterHours: Prompt{Audio: "greetings/closed.mp3", Language: "en-us", Voice: "default"},
 				},
+				WorkingHours: &WorkingHours{
+					Timezone: "Europe/Warsaw",
+					Hours: []HoursRange{
+						{Days: []string{"mon-fri"}, From: "09:00", To: "17:00"},
+						{Days: []string{"sat"}, From: "22:00", To: "02:00"},
+					},
+					ClosedDates:  []string{"2026-12-24", "2026-12-25"},
+					SpecialHours: []SpecialHours{{Date: "2026-12-31", From: "09:00", To: "13:00"}},
+				},
+				NoAnswer: "team:sales", AfterHours: "forward:601 234 568",
+				NoAnswerAction:   routing.Action{Kind: routing.ActionTeam, Team: "sales"},
+				AfterHoursAction: routing.Action{Kind: routing.ActionForward, Number: "+48601234568"},
+				Screening:        true,
 			},
 			{
 				Number: "+48225550101", Trunk: "pl-carrier", Ringing: RingBrowser, RingTimeout: 25 * time.Second,
 				Consent: defaultConsent(), Voicemail: defaultVoicemail(),
+				NoAnswer: "voicemail", AfterHours: "voicemail",
 			},
 		},
+		Teams: []Team{{Name: "sales", Ring: "rotation", MemberTimeout: 10 * time.Second}},
 		Greetings: Greetings{MaxLength: 45 * time.Second},
 		WebRTC: WebRTC{
 			PublicIPs: []string{"203.0.113.10"}, Ports: "40000-40999", PortMin: 40000, PortMax: 40999,
@@ -197,6 +226,25 @@ numbers:
 			TURN: TURN{URLs: []string{"turn:turn.example.com:3478?transport=udp"}, Secret: "shh", TTL: 30 * time.Minute},
 		},
 	}
+	// The parsed hours are checked by what they decide, not field by field.
+	wh := cfg.Numbers[0].WorkingHours
+	if wh == nil || wh.Parsed == nil || wh.Parsed.Location.String() != "Europe/Warsaw" {
+		t.Fatalf("working hours not parsed: %+v", wh)
+	}
+	for when, want := range map[string]bool{
+		"2026-11-23T10:00:00+01:00": true,  // Monday 10:00
+		"2026-11-23T17:30:00+01:00": false, // Monday after 17:00
+		"2026-11-29T01:00:00+01:00": true,  // Sunday 01:00: Saturday's range crosses midnight
+		"2026-12-24T10:00:00+01:00": false, // a closed date
+		"2026-12-31T12:00:00+01:00": true,  // special hours
+		"2026-12-31T14:00:00+01:00": false,
+	} {
+		at, _ := time.Parse(time.RFC3339, when)
+		if open, why := wh.Parsed.Open(at); open != want {
+			t.Errorf("open at %s = %v (%s), want %v", when, open, why, want)
+		}
+	}
+	wh.Parsed = nil
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", cfg, want)
 	}

@@ -298,6 +298,11 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 		"data_dir":       d.str(&cfg.DataDir),
 		"default_region": d.str(&cfg.DefaultRegion),
 		"drain_timeout":  d.duration(&cfg.DrainTimeout),
+		"teams": func(n *yaml.Node, p string) {
+			d.sequence(n, p, func(_ int, item *yaml.Node, ip string) {
+				cfg.Teams = append(cfg.Teams, d.team(item, ip))
+			})
+		},
 		"greetings": func(n *yaml.Node, p string) {
 			d.mapping(n, p, keys{"max_length": d.duration(&cfg.Greetings.MaxLength)})
 		},
@@ -331,16 +336,20 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 			d.sequence(n, p, func(_ int, item *yaml.Node, ip string) {
 				num := defaultNumber()
 				d.mapping(item, ip, keys{
-					"number":       d.str(&num.Number),
-					"name":         d.str(&num.Name),
-					"trunk":        d.str(&num.Trunk),
-					"owner":        d.str(&num.Owner),
-					"ringing":      d.str(&num.Ringing),
-					"forward_to":   d.str(&num.ForwardTo),
-					"ring_timeout": d.duration(&num.RingTimeout),
-					"record":       d.boolean(&num.Record),
-					"consent":      d.prompt(&num.Consent, "text"),
-					"voicemail":    d.voicemail(&num.Voicemail),
+					"number":        d.str(&num.Number),
+					"name":          d.str(&num.Name),
+					"trunk":         d.str(&num.Trunk),
+					"owner":         d.str(&num.Owner),
+					"ringing":       d.str(&num.Ringing),
+					"forward_to":    d.str(&num.ForwardTo),
+					"ring_timeout":  d.duration(&num.RingTimeout),
+					"record":        d.boolean(&num.Record),
+					"consent":       d.prompt(&num.Consent, "text"),
+					"voicemail":     d.voicemail(&num.Voicemail),
+					"working_hours": d.workingHours(&num.WorkingHours),
+					"no_answer":     d.str(&num.NoAnswer),
+					"after_hours":   d.str(&num.AfterHours),
+					"screening":     d.boolean(&num.Screening),
 				})
 				cfg.Numbers = append(cfg.Numbers, num)
 			})

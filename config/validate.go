@@ -52,6 +52,7 @@ func (d *decoder) validate(c *Config) {
 	d.validateNumbers(c)
 	d.validateContacts(c)
 	d.validateGreetings(&c.Greetings)
+	d.validateTeams(c)
 }
 
 func (d *decoder) validateSIP(s *SIP) {
@@ -270,6 +271,11 @@ func (d *decoder) validateNumbers(c *Config) {
 			d.failAt(p+".ring_timeout", "%s is out of range (1s to 300s)", n.RingTimeout)
 		}
 		d.validateVoice(n, p)
+		if n.WorkingHours != nil {
+			d.validateHours(n.WorkingHours, p+".working_hours")
+		}
+		n.NoAnswerAction = d.validateAction(n.NoAnswer, p+".no_answer", c, ours)
+		n.AfterHoursAction = d.validateAction(n.AfterHours, p+".after_hours", c, ours)
 	}
 }
 

@@ -66,9 +66,9 @@ func (s *Server) remoteCandidate(c *session, m *inMsg) {
 	}
 	var peer Peer
 	s.mu.Lock()
-	if l := s.legs[m.CallID]; l != nil && l.sess == c {
+	if l := s.legs[callKey(m.CallID, c.user.ID)]; l != nil && l.sess == c {
 		peer = l.peer
-	} else if r := s.rings[m.CallID]; r != nil && r.answerer == c {
+	} else if r := s.rings[callKey(m.CallID, c.user.ID)]; r != nil && r.answerer == c {
 		switch {
 		case r.peer != nil:
 			peer = r.peer

@@ -246,8 +246,8 @@ func (s *Server) registerLegLocked(l *browserLeg, callID string) bool {
 	if u == nil {
 		return false
 	}
-	l.key, l.registered = callID, true
-	s.legs[callID] = l
+	l.key, l.registered = callKey(callID, l.user), true
+	s.legs[l.key] = l
 	u.legs++
 	return true
 }
@@ -274,11 +274,15 @@ func (s *Server) unregisterLeg(l *browserLeg) {
 func (s *Server) legOf(c *session, callID string) *browserLeg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l := s.legs[callID]; l != nil && l.sess == c {
+	if l := s.legs[callKey(callID, c.user.ID)]; l != nil && l.sess == c {
 		return l
 	}
 	return nil
 }
+
+// callKey keys rings and legs by call and user: one call may ring several
+// users' browsers at once (a team), each with its own ring and tabs.
+func callKey(callID, user string) string { return callID + "\x00" + user }
 
 func codecName(pt uint8) string {
 	switch pt {

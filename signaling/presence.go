@@ -48,6 +48,23 @@ func (s *Server) Available(user string) bool {
 	return !s.closed && u != nil && u.available()
 }
 
+// Presence reports whether calls may ring the user now and, when not, why
+// in a few words for a routing trace: "no tab open", "away" or "on a call".
+func (s *Server) Presence(user string) (available bool, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[user]
+	switch {
+	case s.closed || u == nil || len(u.tabs) == 0:
+		return false, "no tab open"
+	case u.presence() == statusInCall:
+		return false, "on a call"
+	case u.presence() != statusAvailable:
+		return false, "away"
+	}
+	return true, ""
+}
+
 // signIn adds a tab to its user, welcomes it and shows it the calls
 // ringing for the user. It returns false when the tab was refused.
 func (s *Server) signIn(c *session, user *User, id json.RawMessage) bool {

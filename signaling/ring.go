@@ -97,7 +97,8 @@ func (s *Server) Ring(ctx context.Context, req call.RingRequest) (call.Leg, erro
 		s.mu.Unlock()
 		return nil, &call.DialError{Cause: call.CauseUnavailable, Reason: "no available browser tab"}
 	}
-	if _, dup := s.rings[req.CallID]; dup || s.legs[req.CallID] != nil {
+	key := callKey(req.CallID, req.User)
+	if _, dup := s.rings[key]; dup || s.legs[key] != nil {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: call %s is already ringing or connected", ErrInvalidRing, req.CallID)
 	}
@@ -107,7 +108,7 @@ func (s *Server) Ring(ctx context.Context, req call.RingRequest) (call.Leg, erro
 		r.tabs[tab] = struct{}{}
 		tab.send(msg)
 	}
-	s.rings[req.CallID] = r
+	s.rings[key] = r
 	tabs := len(r.tabs)
 	s.mu.Unlock()
 	s.log.Info("ringing browsers", "call_id", req.CallID, "user", req.User, "tabs", tabs)
@@ -118,7 +119,7 @@ func (s *Server) Ring(ctx context.Context, req call.RingRequest) (call.Leg, erro
 	}
 
 	s.mu.Lock()
-	delete(s.rings, req.CallID)
+	delete(s.rings, callKey(req.CallID, req.User))
 	state, peer := r.state, r.peer
 	r.state = ringOver
 	if ctx.Err() != nil {
@@ -198,7 +199,7 @@ func cancelMessage(ctx context.Context, callID string) callMsg {
 // ringingOn returns the call callID while it rings on tab c, else nil.
 // s.mu must be held.
 func (s *Server) ringingOn(c *session, callID string) *ring {
-	r := s.rings[callID]
+	r := s.rings[callKey(callID, c.user.ID)]
 	if r == nil || r.state != ringRinging {
 		return nil
 	}

@@ -76,6 +76,9 @@ func TestRingTwoTabsFirstAnswerWins(t *testing.T) {
 	if r.srv.Available("alice") {
 		t.Error("Available during a call")
 	}
+	if ok, why := r.srv.Presence("alice"); ok || why != "on a call" {
+		t.Errorf("Presence during a call = %v, %q; want false, \"on a call\"", ok, why)
+	}
 
 	// A late answer from the other tab finds no ringing call.
 	tab2.request(map[string]any{"type": "answer", "call_id": "c1", "sdp": "offer-2"}, "error")
@@ -460,7 +463,7 @@ func TestAnsweringTabClosesOthersMayAnswer(t *testing.T) {
 	eventually(t, "the answering tab left the ringing", func() bool {
 		r.srv.mu.Lock()
 		defer r.srv.mu.Unlock()
-		ring := r.srv.rings["c1"]
+		ring := r.srv.rings[callKey("c1", "alice")]
 		return ring != nil && ring.state == ringRinging && len(ring.tabs) == 1
 	})
 	close(r.ans.gate)
@@ -478,4 +481,33 @@ func TestAnsweringTabClosesOthersMayAnswer(t *testing.T) {
 	if port, _, _ := got.leg.Media(); neg.offer != "o2" || port != Peer(neg.peer) {
 		t.Fatalf("leg has peer %v, want the one negotiated for tab2's offer", port)
 	}
+}
+
+func TestRingTwoUsersForOneCall(t *testing.T) {
+	// A team ring: the same call rings Alice's and Bob's tabs at once; the
+	// first answer wins and the other ring is cancelled by the engine.
+	r := newRig(t, nil)
+	alice := r.available(t, "tok-alice")
+	bob := r.available(t, "tok-bob")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	aliceRes := r.ringAsync(ctx, ringReq("c1"))
+	bobReq := ringReq("c1")
+	bobReq.User = "bob"
+	bobRes := r.ringAsync(context.Background(), bobReq)
+	alice.expect("incoming")
+	bob.expect("incoming")
+	bob.request(map[string]any{"type": "answer", "call_id": "c1", "sdp": "o"}, "answer_sdp")
+	if got := awaitRing(t, bobRes); got.err != nil || got.leg == nil {
+		t.Fatalf("Bob's ring = %v, %v; want his leg", got.leg, got.err)
+	}
+	cancel(call.ErrAnsweredElsewhere)
+	if got := awaitRing(t, aliceRes); got.leg != nil || got.err == nil {
+		t.Fatalf("Alice's ring = %v, %v; want cancelled", got.leg, got.err)
+	}
+	if m := alice.expect("answered_elsewhere"); m.str("call_id") != "c1" {
+		t.Errorf("Alice's tab got %v", m)
+	}
+	// Alice answering now finds nothing; Bob's leg is his alone.
+	alice.request(map[string]any{"type": "answer", "call_id": "c1", "sdp": "o"}, "error")
 }
