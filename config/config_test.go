@@ -218,7 +218,7 @@ numbers:
 				NoAnswer: "voicemail", AfterHours: "voicemail",
 			},
 		},
-		Teams: []Team{{Name: "sales", Ring: "rotation", MemberTimeout: 10 * time.Second}},
+		Teams:     []Team{{Name: "sales", Ring: "rotation", MemberTimeout: 10 * time.Second}},
 		Greetings: Greetings{MaxLength: 45 * time.Second},
 		WebRTC: WebRTC{
 			PublicIPs: []string{"203.0.113.10"}, Ports: "40000-40999", PortMin: 40000, PortMax: 40999,
