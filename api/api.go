@@ -39,6 +39,7 @@ type Server struct {
 	// greetingMu serialises greeting uploads and deletions, so two writers
 	// of one number's greeting cannot interleave file and record updates.
 	greetingMu sync.Mutex
+	simulate   Simulator // nil until SetSimulator
 }
 
 // maxBody caps request bodies on every route but the greeting upload, which
@@ -66,6 +67,7 @@ func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /api/voicemails/{id}/audio", s.userOrAdmin(s.voicemailAudio))
 	s.mux.HandleFunc("PATCH /api/voicemails/{id}", s.userOrAdmin(s.patchVoicemail))
 	s.mux.HandleFunc("DELETE /api/voicemails/{id}", s.userOrAdmin(s.deleteVoicemail))
+	s.mux.HandleFunc("POST /api/numbers/{number}/simulate", s.userOrAdmin(s.simulateCall))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

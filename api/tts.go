@@ -1,13 +1,10 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -93,22 +90,9 @@ func (s *Server) ttsPreview(w http.ResponseWriter, r *http.Request) {
 // default language and voice.
 func readPreviewRequest(w http.ResponseWriter, r *http.Request) (ttsPreviewRequest, error) {
 	const shape = `body must be JSON like {"text": "Hello", "language": "en-us", "voice": "default"}`
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTTSBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return ttsPreviewRequest{}, fmt.Errorf("body is larger than %d KiB", maxTTSBody>>10)
-		}
-		return ttsPreviewRequest{}, errors.New("could not read the request body")
-	}
 	var req ttsPreviewRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return ttsPreviewRequest{}, fmt.Errorf("%s: %v", shape, err)
-	}
-	if dec.More() {
-		return ttsPreviewRequest{}, errors.New(shape + ", one object")
+	if err := readJSON(w, r, maxTTSBody, `{"text": "Hello", "language": "en-us", "voice": "default"}`, &req, false); err != nil {
+		return ttsPreviewRequest{}, err
 	}
 	req.Text = strings.TrimSpace(req.Text)
 	switch n := utf8.RuneCountInString(req.Text); {

@@ -1,11 +1,7 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -157,18 +153,9 @@ func (s *Server) patchVoicemail(w http.ResponseWriter, r *http.Request) {
 // readVoicemailPatch reads the {"heard": true|false} body.
 func readVoicemailPatch(w http.ResponseWriter, r *http.Request) (voicemailPatch, error) {
 	const shape = `body must be JSON like {"heard": true}`
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPatchBody))
-	if err != nil {
-		return voicemailPatch{}, fmt.Errorf("%s of at most %d bytes", shape, maxPatchBody)
-	}
 	var patch voicemailPatch
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&patch); err != nil {
-		return voicemailPatch{}, fmt.Errorf("%s: %v", shape, err)
-	}
-	if dec.More() {
-		return voicemailPatch{}, errors.New(shape + ", one object")
+	if err := readJSON(w, r, maxPatchBody, `{"heard": true}`, &patch, false); err != nil {
+		return voicemailPatch{}, err
 	}
 	if patch.Heard == nil {
 		return voicemailPatch{}, errors.New(shape + `: "heard" is missing`)

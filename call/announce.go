@@ -157,3 +157,43 @@ func (s *session) outboundConsent(ctx context.Context, num *Number) bool {
 	}
 	return false
 }
+
+// closed ends a call that arrived after hours on a number whose after-hours
+// action is hangup: the caller hears the closed announcement as early
+// media, then gets 480 (RFC 3261 §21.4.18: nobody can take the call now).
+func (c *inboundCall) closed(ctx context.Context) {
+	if c.e.prompts != nil && (c.num.Closed.Text != "" || c.num.Closed.Audio != "") {
+		if _, _, ok := c.caller.Media(); ok && !c.callerAnswered && c.progressSent < 2 {
+			if err := c.in.Progress(ctx, true); err == nil {
+				c.progressSent = 2
+			}
+		}
+		if c.callerLine(media.StreamState{}) {
+			frames, err := c.e.prompts.Frames(ctx, c.num.Closed, c.line.Direction().PayloadType)
+			if err != nil {
+				c.log.Error("closed announcement unavailable", "error", err)
+			} else if !c.playToCaller(ctx, frames) {
+				return
+			}
+		}
+	}
+	c.finish(ctx, store.OutcomeMissed, CauseUnavailable, SideSystem, 480)
+}
+
+// backToRingback puts the caller back on ringback after a ring step failed
+// while its early media was bridged to the caller: the bridge is detached
+// and the caller's stream continues on a Line.
+func (c *inboundCall) backToRingback(ctx context.Context) {
+	if c.bridge == nil {
+		return
+	}
+	st, err := c.bridge.Detach(media.SideA)
+	c.bridge = nil
+	if err != nil {
+		c.log.Warn("early media not detached", "error", err)
+		return
+	}
+	if c.callerLine(st) {
+		c.ringback(ctx)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"switchboard/media"
 	"switchboard/metrics"
 	"switchboard/phone"
+	"switchboard/routing"
 	"switchboard/store"
 )
 
@@ -35,6 +36,21 @@ type Number struct {
 	Record    bool
 	Consent   ivr.Source
 	Voicemail Voicemail
+	// Hours are the working hours (nil: 24/7); NoAnswer and AfterHours are
+	// what routing does when nobody answers in hours and outside them.
+	Hours                *routing.Hours
+	NoAnswer, AfterHours routing.Action
+	// Screening makes a forwarded phone press 1 before the caller is connected.
+	Screening bool
+	// Closed is the announcement of a hangup after hours.
+	Closed ivr.Source
+}
+
+// Team is how a team's members ring when a call is sent to the team.
+type Team struct {
+	Mode          routing.TeamMode
+	MemberTimeout time.Duration
+	Members       []string // user ids
 }
 
 // Voicemail is a number's voicemail box as the engine runs it.
@@ -62,6 +78,10 @@ type Config struct {
 	RecordOutbound map[string]bool
 	// DataDir is where uploaded greetings live (store paths are relative to it).
 	DataDir string
+	// Teams are the teams by name.
+	Teams map[string]Team
+	// Now is the clock routing decides by; nil means time.Now.
+	Now func() time.Time
 }
 
 // Engine runs calls. It is safe for concurrent use.
@@ -76,6 +96,9 @@ type Engine struct {
 	mailbox  *ivr.Mailbox
 	stats    *media.Stats
 	log      *slog.Logger
+
+	rotMu    sync.Mutex
+	rotation map[string]int // where each team's rotation starts next
 
 	draining atomic.Bool
 	active   atomic.Int64
@@ -99,6 +122,11 @@ func New(cfg Config, st *store.Store, dialer Dialer, stats *media.Stats, log *sl
 		log:     log,
 		stop:    make(chan struct{}),
 		idle:    make(chan struct{}, 1),
+
+		rotation: make(map[string]int),
+	}
+	if e.cfg.Now == nil {
+		e.cfg.Now = time.Now
 	}
 	for i := range cfg.Numbers {
 		n := &cfg.Numbers[i]

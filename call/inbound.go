@@ -8,6 +8,7 @@ import (
 	"switchboard/media"
 	"switchboard/metrics"
 	"switchboard/phone"
+	"switchboard/routing"
 	"switchboard/store"
 )
 
@@ -83,44 +84,6 @@ func (e *Engine) callerID(caller string) *store.CallerID {
 	return nil
 }
 
-// attempts lists who rings for this number: the forward target, the owner's
-// browsers, or both at once (first answer wins).
-func (c *inboundCall) attempts() []attempt {
-	var out []attempt
-	if (c.num.Ringing == "browser" || c.num.Ringing == "both") && c.e.ringer != nil && c.num.Owner != "" {
-		req := RingRequest{
-			CallID:        c.rec.ID,
-			User:          c.num.Owner,
-			Number:        c.num.E164,
-			NumberName:    c.num.Name,
-			Caller:        c.rec.Caller,
-			CallerDisplay: c.callerDisplay(),
-			Contact:       c.rec.CallerID,
-		}
-		_, req.Prefer, _ = c.caller.Media()
-		out = append(out, attempt{name: "browser", run: func(ctx context.Context, prog func(Leg, bool)) (Leg, error) {
-			if !c.e.ringer.Available(req.User) {
-				return nil, &DialError{Cause: CauseUnavailable, Reason: "nobody available"}
-			}
-			prog(nil, false) // the browsers ring now: 180 to the caller
-			return c.e.ringer.Ring(ctx, req)
-		}})
-	}
-	if (c.num.Ringing == "forward" || c.num.Ringing == "both") && c.num.ForwardTo != "" {
-		_, prefer, _ := c.caller.Media()
-		out = append(out, attempt{name: "forward", run: func(ctx context.Context, prog func(Leg, bool)) (Leg, error) {
-			return c.e.dialer.Dial(ctx, DialRequest{
-				Trunk:    c.num.Trunk,
-				To:       c.num.ForwardTo,
-				From:     c.in.Caller(),
-				Prefer:   prefer,
-				Progress: prog,
-			})
-		}})
-	}
-	return out
-}
-
 func (c *inboundCall) callerDisplay() string {
 	if n, err := phone.Normalize(c.rec.Caller, c.e.cfg.DefaultRegion); err == nil {
 		return phone.Format(n)
@@ -129,29 +92,77 @@ func (c *inboundCall) callerDisplay() string {
 }
 
 func (c *inboundCall) run(ctx context.Context) {
+	plan := c.e.route(c.num, c.rec.Caller)
+	c.rec.Route = plan.Trace
+	c.afterHours = plan.AfterHours
+	c.log.Info("routing", "plan", plan.String())
+	if err := c.e.store.UpdateCall(c.rec.ID, func(r *store.CallRecord) error {
+		r.Route = plan.Trace
+		return nil
+	}); err != nil {
+		c.log.Error("call record not updated with its route", "error", err)
+	}
 	if c.records() && !c.consent(ctx) {
 		return
 	}
-	atts := c.attempts()
-	if len(atts) == 0 {
-		c.ringFailed(ctx, &DialError{Cause: CauseUnavailable, Reason: "nobody to ring"})
-		return
+	var last error = &DialError{Cause: CauseUnavailable, Reason: "nobody to ring"}
+	for _, step := range plan.Steps {
+		switch step.Kind {
+		case routing.StepRing:
+			atts := c.attemptsFor(step)
+			if len(atts) == 0 {
+				continue
+			}
+			c.ringback(ctx)
+			callee, err := c.ring(ctx, atts, step.Timeout)
+			if err == nil {
+				if sl, ok := callee.(*screenedLeg); ok {
+					callee, c.contB = sl.Leg, sl.cont
+				}
+				c.callee = callee
+				c.answered(ctx)
+				return
+			}
+			if errors.Is(err, errCallerGone) || errors.Is(err, errShutdown) {
+				c.ringFailed(ctx, err)
+				return
+			}
+			last = err
+			c.log.Info("ring step not answered", "step", step.Why, "error", err)
+			c.backToRingback(ctx)
+		case routing.StepVoicemail:
+			if c.takesVoicemail() {
+				c.voicemail(ctx, asDialError(last))
+				return
+			}
+			c.ringFailed(ctx, last)
+			return
+		case routing.StepHangup:
+			if step.Closed {
+				c.closed(ctx)
+				return
+			}
+			c.ringFailed(ctx, last)
+			return
+		}
 	}
-	c.ringback(ctx)
-	callee, err := c.ring(ctx, atts)
-	if err != nil {
-		c.ringFailed(ctx, err)
-		return
+	c.ringFailed(ctx, last)
+}
+
+// asDialError is err as a *DialError (a failed dial), for outcomes.
+func asDialError(err error) *DialError {
+	var de *DialError
+	if !errors.As(err, &de) {
+		de = &DialError{Cause: CauseFailed, Reason: err.Error()}
 	}
-	c.callee = callee
-	c.answered(ctx)
+	return de
 }
 
 // ring runs every attempt at once until one answers, all fail, the ring
 // timeout passes or the caller gives up. The losers are cancelled; one that
 // answered in the same instant is hung up.
-func (c *inboundCall) ring(ctx context.Context, atts []attempt) (Leg, error) {
-	ringCtx, cancelRing := context.WithTimeoutCause(ctx, c.num.RingTimeout, errRingTimeout)
+func (c *inboundCall) ring(ctx context.Context, atts []attempt, timeout time.Duration) (Leg, error) {
+	ringCtx, cancelRing := context.WithTimeoutCause(ctx, timeout, errRingTimeout)
 	defer cancelRing()
 	prog := make(chan progress, 8)
 	type result struct {
@@ -210,7 +221,7 @@ func (c *inboundCall) ring(ctx context.Context, atts []attempt) (Leg, error) {
 				return r.leg, nil
 			}
 			if errors.Is(context.Cause(ringCtx), errRingTimeout) {
-				r.err = &DialError{Cause: CauseNoAnswer, Reason: "no answer within " + c.num.RingTimeout.String()}
+				r.err = &DialError{Cause: CauseNoAnswer, Reason: "no answer within " + timeout.String()}
 			}
 			errs = append(errs, r.err)
 		}
@@ -277,10 +288,7 @@ func (c *inboundCall) ringFailed(ctx context.Context, err error) {
 		c.finish(ctx, store.OutcomeFailed, CauseShutdown, SideSystem, 0)
 		return
 	}
-	var de *DialError
-	if !errors.As(err, &de) {
-		de = &DialError{Cause: CauseFailed, Reason: err.Error()}
-	}
+	de := asDialError(err)
 	c.log.Info("nobody answered", "cause", de.Cause, "code", de.Code, "reason", de.Reason)
 	outcome := store.OutcomeFailed
 	switch de.Cause {
@@ -288,10 +296,6 @@ func (c *inboundCall) ringFailed(ctx context.Context, err error) {
 		outcome = store.OutcomeBusy
 	case CauseNoAnswer, CauseDeclined, CauseUnavailable:
 		outcome = store.OutcomeMissed
-	}
-	if c.takesVoicemail() {
-		c.voicemail(ctx, de)
-		return
 	}
 	side := SideCallee
 	if de.Code == 0 && (de.Cause == CauseNoAnswer || de.Cause == CauseUnavailable) {

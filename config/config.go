@@ -114,6 +114,9 @@ type Number struct {
 	NoAnswerAction, AfterHoursAction routing.Action
 	// Screening (yaml "screening") makes a forwarded phone press 1 to accept. [false]
 	Screening bool
+	// ClosedAnnouncement (yaml "closed_announcement") is played before an
+	// after-hours hangup: {text, language, voice} or {audio}.
+	ClosedAnnouncement Prompt
 }
 
 // Ringing modes for Number.Ringing.
@@ -160,7 +163,7 @@ func defaultOutbound() Outbound {
 
 func defaultNumber() Number {
 	return Number{Ringing: RingForward, RingTimeout: 25 * time.Second, Consent: defaultConsent(), Voicemail: defaultVoicemail(),
-		NoAnswer: "voicemail", AfterHours: "voicemail"}
+		NoAnswer: "voicemail", AfterHours: "voicemail", ClosedAnnouncement: defaultClosed()}
 }
 
 // Load reads and parses the configuration file at path. A file that cannot be

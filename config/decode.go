@@ -336,20 +336,21 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 			d.sequence(n, p, func(_ int, item *yaml.Node, ip string) {
 				num := defaultNumber()
 				d.mapping(item, ip, keys{
-					"number":        d.str(&num.Number),
-					"name":          d.str(&num.Name),
-					"trunk":         d.str(&num.Trunk),
-					"owner":         d.str(&num.Owner),
-					"ringing":       d.str(&num.Ringing),
-					"forward_to":    d.str(&num.ForwardTo),
-					"ring_timeout":  d.duration(&num.RingTimeout),
-					"record":        d.boolean(&num.Record),
-					"consent":       d.prompt(&num.Consent, "text"),
-					"voicemail":     d.voicemail(&num.Voicemail),
-					"working_hours": d.workingHours(&num.WorkingHours),
-					"no_answer":     d.str(&num.NoAnswer),
-					"after_hours":   d.str(&num.AfterHours),
-					"screening":     d.boolean(&num.Screening),
+					"number":              d.str(&num.Number),
+					"name":                d.str(&num.Name),
+					"trunk":               d.str(&num.Trunk),
+					"owner":               d.str(&num.Owner),
+					"ringing":             d.str(&num.Ringing),
+					"forward_to":          d.str(&num.ForwardTo),
+					"ring_timeout":        d.duration(&num.RingTimeout),
+					"record":              d.boolean(&num.Record),
+					"consent":             d.prompt(&num.Consent, "text"),
+					"voicemail":           d.voicemail(&num.Voicemail),
+					"working_hours":       d.workingHours(&num.WorkingHours),
+					"no_answer":           d.str(&num.NoAnswer),
+					"after_hours":         d.str(&num.AfterHours),
+					"screening":           d.boolean(&num.Screening),
+					"closed_announcement": d.prompt(&num.ClosedAnnouncement, "text"),
 				})
 				cfg.Numbers = append(cfg.Numbers, num)
 			})

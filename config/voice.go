@@ -67,6 +67,13 @@ func defaultVoicemail() Voicemail {
 	}
 }
 
+// DefaultClosedText is the closed announcement where none is configured.
+const DefaultClosedText = "We are closed right now. Please call again during our opening hours."
+
+func defaultClosed() Prompt {
+	return Prompt{Text: DefaultClosedText, Language: DefaultLanguage, Voice: "default"}
+}
+
 func defaultConsent() Prompt {
 	return Prompt{Text: DefaultConsentText, Language: DefaultLanguage, Voice: "default"}
 }
@@ -141,6 +148,7 @@ func (d *decoder) validateGreetings(g *Greetings) {
 
 func (d *decoder) validateVoice(n *Number, p string) {
 	d.validatePrompt(&n.Consent, p+".consent", "text")
+	d.validatePrompt(&n.ClosedAnnouncement, p+".closed_announcement", "text")
 	v := &n.Voicemail
 	if v.MaxLength < 5*time.Second || v.MaxLength > 600*time.Second {
 		d.failAt(p+".voicemail.max_length", "%s is out of range (5s to 600s)", v.MaxLength)

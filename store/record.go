@@ -91,6 +91,7 @@ type CallRecord struct {
 	HangupSide      string     `json:"hangup_side,omitempty"`  // "caller" | "callee" | "system"
 	SIPCode         int        `json:"sip_code,omitempty"`     // final SIP status sent to the caller
 	CallerID        *CallerID  `json:"caller_id,omitempty"`    // contact matched to the external party; nil when unknown
+	Route           []string   `json:"route,omitempty"`        // why the call went where it did: the routing trace, one decision a line
 	VoicemailID     string     `json:"voicemail_id,omitempty"` // the voicemail the caller left on this call
 }
 

@@ -24,6 +24,7 @@ import (
 	"switchboard/contacts"
 	"switchboard/media"
 	"switchboard/metrics"
+	"switchboard/routing"
 	"switchboard/signaling"
 	"switchboard/sip"
 	"switchboard/store"
@@ -165,6 +166,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		TTS:    vc.tts,
 		Limits: vc.limits,
 	})
+	apiSrv.SetSimulator(engine.Simulate)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
 	mux.Handle("/healthz", apiSrv)
@@ -242,6 +244,7 @@ func engineConfig(cfg *config.Config) call.Config {
 		RecordOutbound:   map[string]bool{},
 		DataDir:          cfg.DataDir,
 	}
+	ec.Teams = engineTeams(cfg)
 	for _, u := range cfg.Users {
 		if u.RecordOutbound {
 			ec.RecordOutbound[u.ID] = true
@@ -249,11 +252,19 @@ func engineConfig(cfg *config.Config) call.Config {
 	}
 	for _, n := range cfg.Numbers {
 		vm := n.Voicemail
+		var hours *routing.Hours
+		if n.WorkingHours != nil {
+			hours = n.WorkingHours.Parsed
+		}
 		ec.Numbers = append(ec.Numbers, call.Number{
-			E164: n.Number, Name: n.Name, Trunk: n.Trunk, Owner: n.Owner,
+			Hours: hours,
+			E164:  n.Number, Name: n.Name, Trunk: n.Trunk, Owner: n.Owner,
 			Ringing: n.Ringing, ForwardTo: n.ForwardTo, RingTimeout: n.RingTimeout,
-			Record:  n.Record,
-			Consent: source(n.Consent, cfg.DataDir),
+			Record:   n.Record,
+			Consent:  source(n.Consent, cfg.DataDir),
+			Closed:   source(n.ClosedAnnouncement, cfg.DataDir),
+			NoAnswer: n.NoAnswerAction, AfterHours: n.AfterHoursAction,
+			Screening: n.Screening,
 			Voicemail: call.Voicemail{
 				Enabled: vm.Enabled, MaxLength: vm.MaxLength, SilenceTimeout: vm.SilenceTimeout,
 				InHours: source(vm.InHours, cfg.DataDir), AfterHours: source(vm.AfterHours, cfg.DataDir),
@@ -261,6 +272,27 @@ func engineConfig(cfg *config.Config) call.Config {
 		})
 	}
 	return ec
+}
+
+// engineTeams collects each team's members from users[].team, ringing as
+// teams[] says (all at once, 20 s, when the team has no entry).
+func engineTeams(cfg *config.Config) map[string]call.Team {
+	teams := map[string]call.Team{}
+	for _, t := range cfg.Teams {
+		teams[t.Name] = call.Team{Mode: routing.TeamMode(t.Ring), MemberTimeout: t.MemberTimeout}
+	}
+	for _, u := range cfg.Users {
+		if u.Team == "" {
+			continue
+		}
+		t, ok := teams[u.Team]
+		if !ok {
+			t = call.Team{Mode: routing.TeamAll, MemberTimeout: 20 * time.Second}
+		}
+		t.Members = append(t.Members, u.ID)
+		teams[u.Team] = t
+	}
+	return teams
 }
 
 func webrtcConfig(cfg *config.Config) media.WebRTCConfig {
