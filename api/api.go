@@ -1,6 +1,6 @@
 // Package api is the gateway's HTTP side: health, Prometheus metrics and the
-// REST API over call records, voicemail, greetings and text-to-speech
-// previews.
+// REST API over call records, users' availability, voicemail, greetings and
+// text-to-speech previews.
 package api
 
 import (
@@ -39,7 +39,9 @@ type Server struct {
 	// greetingMu serialises greeting uploads and deletions, so two writers
 	// of one number's greeting cannot interleave file and record updates.
 	greetingMu sync.Mutex
-	simulate   Simulator // nil until SetSimulator
+	simulate   Simulator   // nil until SetSimulator
+	numbers    NumberAdmin // nil until SetNumberAdmin
+	presence   PresenceAPI // nil until SetPresence: the users endpoints answer 503
 }
 
 // maxBody caps request bodies on every route but the greeting upload, which
@@ -58,6 +60,8 @@ func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /api/calls/{id}", s.authed(s.getCall))
 	s.mux.HandleFunc("POST /api/users/{id}/tokens", s.admin(s.issueToken))
 	s.mux.HandleFunc("DELETE /api/users/{id}/tokens", s.admin(s.revokeTokens))
+	s.mux.HandleFunc("GET /api/users", s.userOrAdmin(s.listUsers))
+	s.mux.HandleFunc("PUT /api/users/{id}/availability", s.userOrAdmin(s.putAvailability))
 	s.mux.HandleFunc(greetingUploadPattern, s.userOrAdmin(s.putGreeting))
 	s.mux.HandleFunc("GET /api/numbers/{number}/greetings/{kind}", s.userOrAdmin(s.getGreeting))
 	s.mux.HandleFunc("DELETE /api/numbers/{number}/greetings/{kind}", s.userOrAdmin(s.deleteGreeting))
@@ -68,6 +72,9 @@ func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
 	s.mux.HandleFunc("PATCH /api/voicemails/{id}", s.userOrAdmin(s.patchVoicemail))
 	s.mux.HandleFunc("DELETE /api/voicemails/{id}", s.userOrAdmin(s.deleteVoicemail))
 	s.mux.HandleFunc("POST /api/numbers/{number}/simulate", s.userOrAdmin(s.simulateCall))
+	s.mux.HandleFunc("GET /api/numbers", s.userOrAdmin(s.listNumbers))
+	s.mux.HandleFunc("GET /api/numbers/{number}", s.userOrAdmin(s.getNumber))
+	s.mux.HandleFunc("PUT /api/numbers/{number}", s.userOrAdmin(s.putNumber))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

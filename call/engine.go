@@ -86,8 +86,11 @@ type Config struct {
 
 // Engine runs calls. It is safe for concurrent use.
 type Engine struct {
-	cfg      Config
-	numbers  map[string]*Number
+	cfg Config
+	// numbers maps E.164 to settings; replaced whole (copy on write) by
+	// SetNumber, so a call reads it without a lock and keeps the settings
+	// it started with.
+	numbers  atomic.Pointer[map[string]*Number]
 	store    *store.Store
 	dialer   Dialer
 	ringer   Ringer
@@ -114,24 +117,25 @@ func New(cfg Config, st *store.Store, dialer Dialer, stats *media.Stats, log *sl
 		log = slog.Default()
 	}
 	e := &Engine{
-		cfg:     cfg,
-		numbers: make(map[string]*Number, len(cfg.Numbers)),
-		store:   st,
-		dialer:  dialer,
-		stats:   stats,
-		log:     log,
-		stop:    make(chan struct{}),
-		idle:    make(chan struct{}, 1),
+		cfg:    cfg,
+		store:  st,
+		dialer: dialer,
+		stats:  stats,
+		log:    log,
+		stop:   make(chan struct{}),
+		idle:   make(chan struct{}, 1),
 
 		rotation: make(map[string]int),
 	}
 	if e.cfg.Now == nil {
 		e.cfg.Now = time.Now
 	}
+	nums := make(map[string]*Number, len(cfg.Numbers))
 	for i := range cfg.Numbers {
-		n := &cfg.Numbers[i]
-		e.numbers[n.E164] = n
+		n := cfg.Numbers[i]
+		nums[n.E164] = &n
 	}
+	e.numbers.Store(&nums)
 	return e
 }
 
@@ -152,11 +156,32 @@ func (e *Engine) Accepting() bool { return !e.draining.Load() }
 // Active returns the number of calls in progress.
 func (e *Engine) Active() int { return int(e.active.Load()) }
 
+// SetNumber replaces the settings of our number n.E164 (a runtime change
+// through the API). Calls already running keep the settings they started
+// with. It returns false when n is not one of our numbers: numbers are
+// added and removed in the configuration file.
+func (e *Engine) SetNumber(n Number) bool {
+	for {
+		old := e.numbers.Load()
+		if _, ok := (*old)[n.E164]; !ok {
+			return false
+		}
+		next := make(map[string]*Number, len(*old))
+		for k, v := range *old {
+			next[k] = v
+		}
+		next[n.E164] = &n
+		if e.numbers.CompareAndSwap(old, &next) {
+			return true
+		}
+	}
+}
+
 // Lookup finds our number for a dialled string in any of the forms a trunk
 // may send (E.164, without +, with 00/011, national).
 func (e *Engine) Lookup(dialled string) (*Number, bool) {
 	for _, c := range phone.Candidates(dialled, e.cfg.DefaultRegion) {
-		if n, ok := e.numbers[c]; ok {
+		if n, ok := (*e.numbers.Load())[c]; ok {
 			return n, true
 		}
 	}

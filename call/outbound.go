@@ -27,7 +27,7 @@ func (e *Engine) PlaceOutbound(leg Leg, req OutboundRequest) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %q", ErrForbiddenCallerID, req.From)
 	}
-	num, ok := e.numbers[from]
+	num, ok := (*e.numbers.Load())[from]
 	// Toll-fraud guard: a user dials out only as a number they own.
 	if !ok || num.Owner == "" || num.Owner != req.User {
 		return "", fmt.Errorf("%w: %s", ErrForbiddenCallerID, from)

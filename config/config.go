@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -117,6 +118,8 @@ type Number struct {
 	// ClosedAnnouncement (yaml "closed_announcement") is played before an
 	// after-hours hangup: {text, language, voice} or {audio}.
 	ClosedAnnouncement Prompt
+	// Raw is the entry as written, as JSON: what the API stores and returns.
+	Raw json.RawMessage
 }
 
 // Ringing modes for Number.Ringing.

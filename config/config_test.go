@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/netip"
@@ -246,6 +247,14 @@ numbers:
 		}
 	}
 	wh.Parsed = nil
+	// Raw is the entry as JSON, as the API stores it.
+	for i := range cfg.Numbers {
+		var raw map[string]any
+		if err := json.Unmarshal(cfg.Numbers[i].Raw, &raw); err != nil || raw["trunk"] != "pl-carrier" {
+			t.Errorf("numbers[%d].Raw = %s (%v)", i, cfg.Numbers[i].Raw, err)
+		}
+		cfg.Numbers[i].Raw = nil
+	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", cfg, want)
 	}

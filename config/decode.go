@@ -334,28 +334,35 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 		},
 		"numbers": func(n *yaml.Node, p string) {
 			d.sequence(n, p, func(_ int, item *yaml.Node, ip string) {
-				num := defaultNumber()
-				d.mapping(item, ip, keys{
-					"number":              d.str(&num.Number),
-					"name":                d.str(&num.Name),
-					"trunk":               d.str(&num.Trunk),
-					"owner":               d.str(&num.Owner),
-					"ringing":             d.str(&num.Ringing),
-					"forward_to":          d.str(&num.ForwardTo),
-					"ring_timeout":        d.duration(&num.RingTimeout),
-					"record":              d.boolean(&num.Record),
-					"consent":             d.prompt(&num.Consent, "text"),
-					"voicemail":           d.voicemail(&num.Voicemail),
-					"working_hours":       d.workingHours(&num.WorkingHours),
-					"no_answer":           d.str(&num.NoAnswer),
-					"after_hours":         d.str(&num.AfterHours),
-					"screening":           d.boolean(&num.Screening),
-					"closed_announcement": d.prompt(&num.ClosedAnnouncement, "text"),
-				})
-				cfg.Numbers = append(cfg.Numbers, num)
+				cfg.Numbers = append(cfg.Numbers, d.number(item, ip))
 			})
 		},
 	})
+}
+
+// number decodes one numbers[] entry (or an API body of the same shape).
+// Raw keeps the entry as JSON, the form the API stores and returns.
+func (d *decoder) number(item *yaml.Node, ip string) Number {
+	num := defaultNumber()
+	d.mapping(item, ip, keys{
+		"number":              d.str(&num.Number),
+		"name":                d.str(&num.Name),
+		"trunk":               d.str(&num.Trunk),
+		"owner":               d.str(&num.Owner),
+		"ringing":             d.str(&num.Ringing),
+		"forward_to":          d.str(&num.ForwardTo),
+		"ring_timeout":        d.duration(&num.RingTimeout),
+		"record":              d.boolean(&num.Record),
+		"consent":             d.prompt(&num.Consent, "text"),
+		"voicemail":           d.voicemail(&num.Voicemail),
+		"working_hours":       d.workingHours(&num.WorkingHours),
+		"no_answer":           d.str(&num.NoAnswer),
+		"after_hours":         d.str(&num.AfterHours),
+		"screening":           d.boolean(&num.Screening),
+		"closed_announcement": d.prompt(&num.ClosedAnnouncement, "text"),
+	})
+	num.Raw = rawJSON(item)
+	return num
 }
 
 func (d *decoder) trunk(n *yaml.Node, path string) Trunk {

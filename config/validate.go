@@ -234,11 +234,20 @@ func (d *decoder) validateNumbers(c *Config) {
 		ours[e] = p
 	}
 	for i := range c.Numbers {
-		n := &c.Numbers[i]
 		p := fmt.Sprintf("numbers[%d]", i)
 		if d.broken[p] {
 			continue
 		}
+		d.validateNumber(c, &c.Numbers[i], p, ours)
+	}
+}
+
+// validateNumber checks one number's settings at path p against the rest of
+// the configuration; ours maps our E.164 numbers to their paths (a forward
+// target there would loop).
+func (d *decoder) validateNumber(c *Config, n *Number, p string, ours map[string]string) {
+	region := c.DefaultRegion
+	{
 		if n.Trunk == "" {
 			d.required(p+".trunk", "")
 		} else if _, ok := c.Trunk(n.Trunk); !ok {

@@ -53,7 +53,11 @@ func (s *Server) Available(user string) bool {
 func (s *Server) Presence(user string) (available bool, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[user]
+	return s.presenceLocked(s.users[user])
+}
+
+// presenceLocked is Presence for u, which may be nil (not signed in).
+func (s *Server) presenceLocked(u *userState) (available bool, reason string) {
 	switch {
 	case s.closed || u == nil || len(u.tabs) == 0:
 		return false, "no tab open"
@@ -116,7 +120,7 @@ func (s *Server) signIn(c *session, user *User, id json.RawMessage) bool {
 
 // setPresence handles "presence": the user's choice, for all their tabs.
 func (s *Server) setPresence(c *session, m *inMsg) {
-	if m.Status != statusAvailable && m.Status != statusAway {
+	if !validStatus(m.Status) {
 		c.sendError(m.ID, codeBadRequest, `status must be "available" or "away"`)
 		return
 	}
@@ -126,8 +130,19 @@ func (s *Server) setPresence(c *session, m *inMsg) {
 	if u == nil {
 		return // the session is being removed
 	}
-	u.status = m.Status
 	c.sendOK(m.ID)
+	s.setStatusLocked(u, m.Status)
+}
+
+// validStatus reports whether status is one a user may choose.
+func validStatus(status string) bool {
+	return status == statusAvailable || status == statusAway
+}
+
+// setStatusLocked records the user's choice and tells all their tabs, the
+// one path for a tab's "presence" message and for SetStatus.
+func (s *Server) setStatusLocked(u *userState, status string) {
+	u.status = status
 	s.announceLocked(u)
 }
 

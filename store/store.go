@@ -79,6 +79,7 @@ func Open(path string) (*Store, error) {
 			bucketCalls, bucketOpen,
 			bucketVoicemails, bucketVoicemailsByNumber, bucketVoicemailsRecording,
 			bucketGreetings,
+			bucketNumbers,
 		}
 		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {

@@ -110,6 +110,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := loadNumberSettings(cfg, st, log); err != nil {
+		return err
+	}
 	vc, err := setupVoice(cfg, st, log)
 	if err != nil {
 		return err
@@ -153,20 +156,24 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		_, ok := cfg.User(id)
 		return ok
 	}, st)
+	// Owners never change at runtime (numberAdmin refuses it), so a map
+	// taken now answers without touching settings being updated.
+	owners := make(map[string]string, len(cfg.Numbers))
+	for _, n := range cfg.Numbers {
+		owners[n.Number] = n.Owner
+	}
 	apiSrv.SetVoice(api.Voice{
 		DataDir: cfg.DataDir,
 		Owner: func(number string) (string, bool) {
-			for _, n := range cfg.Numbers {
-				if n.Number == number {
-					return n.Owner, true
-				}
-			}
-			return "", false
+			owner, ok := owners[number]
+			return owner, ok
 		},
 		TTS:    vc.tts,
 		Limits: vc.limits,
 	})
 	apiSrv.SetSimulator(engine.Simulate)
+	apiSrv.SetPresence(presenceAdapter{sig})
+	apiSrv.SetNumberAdmin(&numberAdmin{cfg: cfg, st: st, engine: engine})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
 	mux.Handle("/healthz", apiSrv)
@@ -251,27 +258,32 @@ func engineConfig(cfg *config.Config) call.Config {
 		}
 	}
 	for _, n := range cfg.Numbers {
-		vm := n.Voicemail
-		var hours *routing.Hours
-		if n.WorkingHours != nil {
-			hours = n.WorkingHours.Parsed
-		}
-		ec.Numbers = append(ec.Numbers, call.Number{
-			Hours: hours,
-			E164:  n.Number, Name: n.Name, Trunk: n.Trunk, Owner: n.Owner,
-			Ringing: n.Ringing, ForwardTo: n.ForwardTo, RingTimeout: n.RingTimeout,
-			Record:   n.Record,
-			Consent:  source(n.Consent, cfg.DataDir),
-			Closed:   source(n.ClosedAnnouncement, cfg.DataDir),
-			NoAnswer: n.NoAnswerAction, AfterHours: n.AfterHoursAction,
-			Screening: n.Screening,
-			Voicemail: call.Voicemail{
-				Enabled: vm.Enabled, MaxLength: vm.MaxLength, SilenceTimeout: vm.SilenceTimeout,
-				InHours: source(vm.InHours, cfg.DataDir), AfterHours: source(vm.AfterHours, cfg.DataDir),
-			},
-		})
+		ec.Numbers = append(ec.Numbers, engineNumber(cfg, n))
 	}
 	return ec
+}
+
+// engineNumber is one of our numbers as the call engine runs it.
+func engineNumber(cfg *config.Config, n config.Number) call.Number {
+	vm := n.Voicemail
+	var hours *routing.Hours
+	if n.WorkingHours != nil {
+		hours = n.WorkingHours.Parsed
+	}
+	return call.Number{
+		Hours: hours,
+		E164:  n.Number, Name: n.Name, Trunk: n.Trunk, Owner: n.Owner,
+		Ringing: n.Ringing, ForwardTo: n.ForwardTo, RingTimeout: n.RingTimeout,
+		Record:   n.Record,
+		Consent:  source(n.Consent, cfg.DataDir),
+		Closed:   source(n.ClosedAnnouncement, cfg.DataDir),
+		NoAnswer: n.NoAnswerAction, AfterHours: n.AfterHoursAction,
+		Screening: n.Screening,
+		Voicemail: call.Voicemail{
+			Enabled: vm.Enabled, MaxLength: vm.MaxLength, SilenceTimeout: vm.SilenceTimeout,
+			InHours: source(vm.InHours, cfg.DataDir), AfterHours: source(vm.AfterHours, cfg.DataDir),
+		},
+	}
 }
 
 // engineTeams collects each team's members from users[].team, ringing as
