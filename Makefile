@@ -29,9 +29,9 @@ vet:
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-## bench: load benchmarks (SIPp through the relay, relay micro-benchmarks); figures go to docs/BENCHMARKS.md
+## bench: load benchmarks (SIPp through the relay, routing modes; relay and routing micro-benchmarks); figures go to docs/BENCHMARKS.md
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./media/ ./store/ ./ivr/ ./wavfile/
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./media/ ./store/ ./ivr/ ./wavfile/ ./routing/
 	SWITCHBOARD_BIN=$(CURDIR)/$(BIN) ./scripts/bench.sh
 
 clean:

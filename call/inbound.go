@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"switchboard/media"
@@ -52,7 +53,6 @@ func (e *Engine) runInbound(caller InboundLeg) {
 				Direction: store.DirectionInbound,
 				Number:    num.E164,
 				Caller:    caller.Caller(),
-				Callee:    num.ForwardTo,
 				Trunk:     caller.Trunk(),
 				Legs:      []store.Leg{caller.Info()},
 				StartedAt: time.Now().UTC(),
@@ -60,13 +60,16 @@ func (e *Engine) runInbound(caller InboundLeg) {
 		},
 		num: num,
 	}
-	if num.Ringing == "browser" {
-		c.rec.Callee = "user:" + num.Owner
-	}
 	c.rec.CallerID = e.callerID(caller.Caller())
+	// Routing is decided before the record is written, so the record's one
+	// synced write at call start already says where the call goes and why.
+	plan := e.route(num, c.rec.Caller)
+	c.rec.Route = plan.Trace
+	c.rec.Callee = plannedCallee(plan, num)
+	c.afterHours = plan.AfterHours
 	c.open()
-	c.log.Info("inbound call", "trunk", caller.Trunk(), "ringing", num.Ringing)
-	c.run(ctx)
+	c.log.Info("inbound call", "trunk", caller.Trunk(), "ringing", num.Ringing, "plan", plan.String())
+	c.run(ctx, plan)
 }
 
 // callerID matches the caller to a contact, if a directory is set.
@@ -91,17 +94,9 @@ func (c *inboundCall) callerDisplay() string {
 	return c.rec.Caller
 }
 
-func (c *inboundCall) run(ctx context.Context) {
-	plan := c.e.route(c.num, c.rec.Caller)
-	c.rec.Route = plan.Trace
-	c.afterHours = plan.AfterHours
-	c.log.Info("routing", "plan", plan.String())
-	if err := c.e.store.UpdateCall(c.rec.ID, func(r *store.CallRecord) error {
-		r.Route = plan.Trace
-		return nil
-	}); err != nil {
-		c.log.Error("call record not updated with its route", "error", err)
-	}
+// run carries out the routing plan: consent first when the call is
+// recorded, then each step until one is answered or ends the call.
+func (c *inboundCall) run(ctx context.Context, plan routing.Plan) {
 	if c.records() && !c.consent(ctx) {
 		return
 	}
@@ -147,6 +142,25 @@ func (c *inboundCall) run(ctx context.Context) {
 		}
 	}
 	c.ringFailed(ctx, last)
+}
+
+// plannedCallee names who the record says the call is for before anyone
+// answers: the first device the plan rings ("user:<id>" for browsers, the
+// phone number), or when nothing rings (after hours, nobody available) the
+// number's owner, the person the caller meant to reach.
+func plannedCallee(p routing.Plan, n *Number) string {
+	for _, st := range p.Steps {
+		if st.Kind == routing.StepRing && len(st.Targets) > 0 {
+			if t := st.Targets[0]; t.Kind == routing.TargetBrowser {
+				return "user:" + t.User
+			}
+			return st.Targets[0].Number
+		}
+	}
+	if n.Owner != "" {
+		return "user:" + n.Owner
+	}
+	return ""
 }
 
 // asDialError is err as a *DialError (a failed dial), for outcomes.
@@ -334,8 +348,12 @@ func (c *inboundCall) answered(ctx context.Context) {
 // calleeName is what the record calls the answering device: the browser
 // leg's user, or the forward number.
 func calleeName(l Leg, def string) string {
-	if info := l.Info(); info.Kind == "webrtc" && info.Peer != "" {
-		return info.Peer
+	info := l.Info()
+	switch {
+	case info.Kind == "webrtc" && info.Peer != "":
+		return info.Peer // "user:<id>"
+	case info.Kind == "sip" && strings.HasPrefix(info.Peer, "sip:+"):
+		return strings.TrimPrefix(info.Peer, "sip:") // the phone we dialled
 	}
 	return def
 }

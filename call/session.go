@@ -10,6 +10,10 @@ import (
 	"switchboard/store"
 )
 
+// shutdownHangupWait bounds how long a call hung up by the drain waits for
+// the far ends' answers to its BYE or CANCEL.
+const shutdownHangupWait = 2 * time.Second
+
 // session is one call while it runs, in either direction: the caller's leg,
 // the callee's leg once one answered, the bridge between them and the record.
 type session struct {
@@ -160,6 +164,16 @@ func (s *session) finish(ctx context.Context, outcome store.Outcome, cause Cause
 	}
 	if s.bridge != nil {
 		s.bridge.Stop()
+	}
+	// Shutting down, a far end that no longer answers must not hold the
+	// drain for the 32 s a BYE may wait (RFC 3261 Timer F): the record
+	// is written once the legs are hung up, so bound the wait.
+	select {
+	case <-s.e.stop:
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, shutdownHangupWait)
+		defer cancel()
+	default:
 	}
 	answered := s.rec.AnsweredAt != nil
 	callerUp := answered || s.callerAnswered

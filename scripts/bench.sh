@@ -23,6 +23,15 @@
 #      bytes per minute, packets/s the gateway sends each caller; over the
 #      calls: TTS renders (0: cached) and prompt cache hits; after the BYEs:
 #      every message kept.
+#   5. Routing modes: bench/loadgen places R calls, each to its own number,
+#      once per ringing mode on a fresh gateway: forward (the number rings
+#      the loadgen SIP phone through the trunk), browser (the owner's pion
+#      tab) and both (tab and SIP phone at once; the SIP phone rings for
+#      BENCH_ROUTE_ANSWER_DELAY before answering, so the tab usually wins
+#      and the phone is CANCELled). Each call's setup time (INVITE sent ->
+#      200 OK received at the caller) goes into a histogram: p50/p99/max
+#      per mode, the gateway's CPU while setting up, and who won in "both".
+#      The calls are then held a few seconds with media, as in 2 and 3.
 #
 # Every run gets a fresh gateway (so memory per call is not blurred by an
 # earlier run), is bounded in call count and time, and stays on 127.0.0.1.
@@ -39,8 +48,10 @@
 # BENCH_HOLD_SECS (20), BENCH_HEADROOM_CALLS (2 x BENCH_CALLS, 0 to skip),
 # BENCH_WEBRTC_CALLS (200, 0 to skip), BENCH_WEBRTC_HOLD_SECS (20),
 # BENCH_VM_CALLS (300, 0 to skip), BENCH_VM_HOLD_SECS (30),
+# BENCH_ROUTE_CALLS (100, 0 to skip), BENCH_ROUTE_RATE (20),
+# BENCH_ROUTE_HOLD_SECS (5), BENCH_ROUTE_ANSWER_DELAY (200ms),
 # BENCH_ONLY_WEBRTC=1 runs section 3 alone, BENCH_ONLY_VOICEMAIL=1 section 4
-# alone (both: sections 3 and 4),
+# alone, BENCH_ONLY_ROUTING=1 section 5 alone (several: those sections),
 # BENCH_KEEP=1 keeps the work directory (configs, logs, SIPp stats).
 set -euo pipefail
 
@@ -81,15 +92,22 @@ VM_HOLD_SECS=${BENCH_VM_HOLD_SECS:-30}
 VM_RATE=100         # voicemail calls set up (and hung up) per second
 ONLY_VOICEMAIL=${BENCH_ONLY_VOICEMAIL:-0}
 VM_GREETING="Sorry we missed you. Please leave a message after the tone."
+ROUTE_CALLS=${BENCH_ROUTE_CALLS:-100}
+ROUTE_RATE=${BENCH_ROUTE_RATE:-20}
+ROUTE_HOLD_SECS=${BENCH_ROUTE_HOLD_SECS:-5}
+ROUTE_ANSWER_DELAY=${BENCH_ROUTE_ANSWER_DELAY:-200ms}
+ONLY_ROUTING=${BENCH_ONLY_ROUTING:-0}
+ROUTE_MODES="forward browser both"
 
 # Sections to run: all of them, or only those a BENCH_ONLY_* flag names.
-if [ "$ONLY_WEBRTC" = 1 ] || [ "$ONLY_VOICEMAIL" = 1 ]; then
-  RUN_CORE=0 RUN_WEBRTC=$ONLY_WEBRTC RUN_VM=$ONLY_VOICEMAIL
+if [ "$ONLY_WEBRTC" = 1 ] || [ "$ONLY_VOICEMAIL" = 1 ] || [ "$ONLY_ROUTING" = 1 ]; then
+  RUN_CORE=0 RUN_WEBRTC=$ONLY_WEBRTC RUN_VM=$ONLY_VOICEMAIL RUN_ROUTE=$ONLY_ROUTING
 else
-  RUN_CORE=1 RUN_WEBRTC=1 RUN_VM=1
+  RUN_CORE=1 RUN_WEBRTC=1 RUN_VM=1 RUN_ROUTE=1
 fi
 [ "$WEBRTC_CALLS" -gt 0 ] || RUN_WEBRTC=0
 [ "$VM_CALLS" -gt 0 ] || RUN_VM=0
+[ "$ROUTE_CALLS" -gt 0 ] || RUN_ROUTE=0
 
 # Targets.
 T_SETUP=200         # setups/s with no failed call
@@ -110,6 +128,16 @@ T_VM_MS_PER_CALL=1.5 # ms of gateway CPU per second of voicemail call
 T_VM_RSS_KIB=128    # resident memory per call (a relayed call: ~55 KiB) plus the WAV writer's buffers
 T_VM_PPS_MIN=45     # packets/s the gateway sends the slowest caller (ideal 50: 20 ms frames)
 T_VM_DISK_TOL=5     # % off the 960,000 bytes/min per call of 8 kHz 16-bit mono
+# Routing modes (section 5): every call set up, and the caller's wait for
+# the 200 OK (p99) under 100 ms in each mode. On loopback at 20 calls/s the
+# gateway is nearly idle, so the figure is its own work plus the far end's:
+# routing + INVITE out + 200 relayed (section 1: 8-9 ms mean at 200-800/s)
+# for forward; WebSocket ring, the tab's offer, the gateway's WebRTC answer
+# for browser. 100 ms leaves room for a shared 2-core machine and stays far
+# below post-dial delays a caller notices (seconds). In "both" the SIP phone
+# answers only after BENCH_ROUTE_ANSWER_DELAY, so the tab should win (its
+# setup then matches the browser run's) unless it is slower than that delay.
+T_ROUTE_P99_MS=100
 
 NCPU=$(nproc)
 FAILED=0
@@ -213,10 +241,13 @@ EOF
   launch_gateway "$1"
 }
 
-# start_webrtc_gateway NAME USERS: a fresh gateway with users user0..N-1
-# (token tokI), each owning +1555100NNNN (zero-padded I) that rings their
-# browser tabs; ICE on loopback only, on WEBRTC_PORTS.
+# start_webrtc_gateway NAME USERS [RINGING]: a fresh gateway with users
+# user0..N-1 (token tokI), each owning +1555100NNNN (zero-padded I) that
+# rings their browser tabs, or per RINGING (forward, both: also or only the
+# phone +15550199 through the trunk); ICE on loopback only, on WEBRTC_PORTS.
 start_webrtc_gateway() {
+  local ringing=${3:-browser} fwd=""
+  [ "$ringing" = browser ] || fwd=' forward_to: "+15550199",'
   GW_DIR="$WORK/$1"
   mkdir -p "$GW_DIR"
   {
@@ -236,7 +267,8 @@ EOF
     echo "users:"
     awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "  - { id: user%d, name: \"User %d\", token: \"tok%d\" }\n", i, i, i }'
     echo "numbers:"
-    awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "  - { number: \"+1555100%04d\", trunk: carrier, owner: user%d, ringing: browser, ring_timeout: 15s }\n", i, i }'
+    awk -v n="$2" -v r="$ringing" -v f="$fwd" \
+      'BEGIN { for (i = 0; i < n; i++) printf "  - { number: \"+1555100%04d\", trunk: carrier, owner: user%d, ringing: %s,%s ring_timeout: 15s }\n", i, i, r, f }'
   } >"$GW_DIR/config.yaml"
   launch_gateway "$1"
 }
@@ -557,6 +589,55 @@ if [ "$RUN_VM" = 1 ]; then
   run_voicemail vm "$VM_CALLS" "$VM_HOLD_SECS"
 fi
 
+# ------------------------------------------------------ 5. routing modes
+
+# run_route MODE: ROUTE_CALLS calls at ROUTE_RATE/s, call I to user I's
+# number ringing MODE (forward, browser or both), held ROUTE_HOLD_SECS with
+# media; results under R[route_MODE.*].
+run_route() {
+  local mode=$1 name=route_$1 rc=0 far=()
+  local sip=(-callee "127.0.0.1:$UAS_PORT")
+  local tabs=(-webrtc "ws://127.0.0.1:$HTTP_PORT/ws" -token-format 'tok%d')
+  case $mode in
+    forward) far=("${sip[@]}") ;;
+    browser) far=("${tabs[@]}") ;;
+    both) far=("${tabs[@]}" -ring-both "${sip[@]}" -callee-answer-delay "$ROUTE_ANSWER_DELAY") ;;
+    *) die "run_route: unknown ringing mode $mode" ;;
+  esac
+  log "routing ($mode): $ROUTE_CALLS calls at ${ROUTE_RATE}/s to numbers ringing $mode, ${ROUTE_HOLD_SECS} s held"
+  start_webrtc_gateway "$name" "$ROUTE_CALLS" "$mode"
+  "$LOADGEN" -gateway "127.0.0.1:$SIP_PORT" -caller "127.0.0.1:$UAC_PORT" "${far[@]}" \
+    -number-format '+1555100%04d' -calls "$ROUTE_CALLS" -rate "$ROUTE_RATE" -warmup 1s -hold "${ROUTE_HOLD_SECS}s" \
+    -timeout 120s -pid "$GW_PID" -metrics "$METRICS" -out "$WORK/$name.env" >"$WORK/$name.out" 2>&1 || rc=$?
+  stop_gateway
+  if [ "$rc" -ne 0 ] || [ ! -s "$WORK/$name.env" ]; then
+    tail -5 "$WORK/$name.out" >&2
+    log "routing ($mode): loadgen failed (exit $rc)"
+    FAILED=1
+    return 0
+  fi
+  load_results "$name" "$WORK/$name.env"
+  if [ "${R[$name.calls_failed]}" != 0 ] || [ "${R[$name.remote_hangups]}" != 0 ] ||
+    [ "${R[$name.browser_answer_errors]:-0}" != 0 ]; then
+    log "routing ($mode): ${R[$name.calls_failed]} calls failed, ${R[$name.remote_hangups]} ended early," \
+      "${R[$name.browser_answer_errors]:-0} browser answers failed"
+    grep '^setup failure' "$WORK/$name.out" >&2 || true
+    FAILED=1
+  fi
+  if [ "$mode" = both ] &&
+    [ $(("${R[$name.won_by_sip]:-0}" + "${R[$name.won_by_browser]:-0}")) -ne "${R[$name.calls_established]}" ]; then
+    log "routing (both): won by SIP ${R[$name.won_by_sip]} + browser ${R[$name.won_by_browser]}" \
+      "!= ${R[$name.calls_established]} calls"
+    FAILED=1
+  fi
+}
+
+if [ "$RUN_ROUTE" = 1 ]; then
+  for mode in $ROUTE_MODES; do
+    run_route "$mode"
+  done
+fi
+
 # ------------------------------------------------------------------ table
 
 # Comparisons that treat a missing figure ("n/a", "nan") as false.
@@ -617,6 +698,15 @@ vm_disk_ok() {
 vm_cache_ok() { ge "$(g vm.prompt_hits)" "$(g vm.calls_established)" && le "$(g vm.prompt_misses)" 0; }
 vm_kept_ok() { ge "$(g vm.voicemails_kept)" "$(g vm.calls_established)" && le "$(g vm.messages_lost)" 0; }
 transcode_ok() { lt "$(g transcode.gw_cpu_pct)" "$T_CPU" && lt "$(g transcode.relay_p99_us)" "$T_P99_US"; }
+# route_all_up MODE: every call of the routing run set up and none ended early.
+route_all_up() {
+  [ "$(g "route_$1.calls_failed")" = 0 ] && [ "$(g "route_$1.remote_hangups")" = 0 ] &&
+    ge "$(g "route_$1.calls_established")" "$ROUTE_CALLS"
+}
+route_one_winner() {
+  ge "$(g route_both.calls_established)" "$ROUTE_CALLS" &&
+    [ "$(awk -v a="$(g route_both.won_by_sip)" -v b="$(g route_both.won_by_browser)" 'BEGIN { print a + b }')" = "$ROUTE_CALLS" ]
+}
 
 TABLE="$WORK/table.txt"
 {
@@ -686,6 +776,26 @@ TABLE="$WORK/table.txt"
     echo "   $(g vm.rss_at_n_kib) KiB during, $(g vm.rss_after_kib) KiB after."
     echo
   fi
+  if [ "$RUN_ROUTE" = 1 ]; then
+    echo "-- 5. routing modes: ${ROUTE_CALLS} calls at ${ROUTE_RATE}/s, each to its own number, rung per the mode; ${ROUTE_HOLD_SECS} s held with media"
+    printf '%-8s %6s %7s %13s %13s %13s %14s %13s\n' mode calls failed setup_p50_ms setup_p99_ms setup_max_ms gw_cpu_setup% gw_cpu_hold%
+    for m in $ROUTE_MODES; do
+      printf '%-8s %6s %7s %13s %13s %13s %14s %13s\n' "$m" "$(g "route_$m.calls_established")" \
+        "$(g "route_$m.calls_failed")" "$(g "route_$m.setup_p50_ms")" "$(g "route_$m.setup_p99_ms")" \
+        "$(g "route_$m.setup_max_ms")" "$(g "route_$m.gw_cpu_setup_pct")" "$(g "route_$m.gw_cpu_pct")"
+    done
+    echo "   setup: INVITE sent -> 200 OK received by the calling side. forward: the loadgen SIP phone answers at"
+    echo "   once; browser: a pion tab answers (incoming -> its offer -> the gateway's answer_sdp) and the gateway"
+    echo "   then answers the trunk; both: tab and SIP phone ring at once, the phone's 200 OK comes ${ROUTE_ANSWER_DELAY} after"
+    echo "   the INVITE (after a 180 Ringing unless that is 0)."
+    echo "   both: won by the browser $(g route_both.won_by_browser), by the SIP phone $(g route_both.won_by_sip); the phone was CANCELled"
+    echo "   $(g route_both.callee_cancelled) times and answered $(g route_both.callee_answered) (losers get ACK + BYE); tabs were told"
+    echo "   answered_elsewhere $(g route_both.browser_answered_elsewhere) times, hung up after answering $(g route_both.browser_ended_losers)."
+    echo "   gw_cpu_setup%: from the first INVITE until every far end had media (browsers: ICE + DTLS);"
+    echo "   gw_cpu_hold%: the ${ROUTE_HOLD_SECS} s window with every call up. cpu% of the whole ${NCPU}-core machine."
+    echo "   The routing decision alone (routing.Decide, a pure function): BenchmarkDecide in \`make bench\`."
+    echo
+  fi
   echo "-- targets"
   printf '%-47s %-30s %-19s %s\n' figure measured target verdict
   if [ "$RUN_CORE" = 1 ]; then
@@ -728,6 +838,16 @@ TABLE="$WORK/table.txt"
       "$(g vm.calls_established), 0 lost" vm_kept_ok
     row "gateway RSS per voicemail call" "$(g vm.rss_per_call_kib) KiB" "<= ${T_VM_RSS_KIB} KiB" \
       le "$(g vm.rss_per_call_kib)" "$T_VM_RSS_KIB"
+  fi
+  if [ "$RUN_ROUTE" = 1 ]; then
+    for m in $ROUTE_MODES; do
+      row "routing $m: calls set up (failed)" "$(g "route_$m.calls_established") ($(g "route_$m.calls_failed"))" \
+        "${ROUTE_CALLS} (0)" route_all_up "$m"
+      row "routing $m: setup p50 / p99" "$(g "route_$m.setup_p50_ms") / $(g "route_$m.setup_p99_ms") ms" \
+        "p99 < ${T_ROUTE_P99_MS} ms" lt "$(g "route_$m.setup_p99_ms")" "$T_ROUTE_P99_MS"
+    done
+    row "routing both: one winner per call (tab / phone)" "$(g route_both.won_by_browser) / $(g route_both.won_by_sip)" \
+      "sum ${ROUTE_CALLS}" route_one_winner
   fi
 } >"$TABLE"
 cat "$TABLE"

@@ -40,6 +40,9 @@ type wsMsg struct {
 // browserCounters is a snapshot of the fleet's totals.
 type browserCounters struct {
 	Sent, Recv, SendErrors, Answered, AnswerErrors, Connected, Ended, EndedEarly uint64
+	// Race runs: calls another device took (before or while this tab
+	// answered), and answered calls the gateway ended before teardown.
+	AnsweredElsewhere, EndedLosers uint64
 }
 
 // fleet is the browser side of a WebRTC run: one signed-in tab per user,
@@ -59,10 +62,16 @@ type fleet struct {
 	tabs     []*browser
 
 	tearingDown atomic.Bool
+	// race: the numbers also ring a SIP phone (ringing: both), so losing
+	// a call to it is expected rather than an error.
+	race bool
+
+	live atomic.Int64 // calls with media connected and not ended
 
 	sent, recv, sendErrs            atomic.Uint64
 	answered, answerErrs, connected atomic.Uint64
 	ended, endedEarly               atomic.Uint64
+	answeredElsewhere, endedLosers  atomic.Uint64
 	latency                         histogram // SIP -> browser, one-way
 	wg                              sync.WaitGroup
 	firstAnswerErr                  atomic.Pointer[string]
@@ -147,6 +156,7 @@ func (f *fleet) snapshot() browserCounters {
 		Sent: f.sent.Load(), Recv: f.recv.Load(), SendErrors: f.sendErrs.Load(),
 		Answered: f.answered.Load(), AnswerErrors: f.answerErrs.Load(), Connected: f.connected.Load(),
 		Ended: f.ended.Load(), EndedEarly: f.endedEarly.Load(),
+		AnsweredElsewhere: f.answeredElsewhere.Load(), EndedLosers: f.endedLosers.Load(),
 	}
 }
 
@@ -174,6 +184,9 @@ type browser struct {
 	mu      sync.Mutex
 	pending map[string]chan wsMsg // request id -> reply
 	calls   map[string]*wrCall
+	// stopped holds calls the gateway stopped ringing on this tab
+	// (answered_elsewhere or cancelled) until their answer goroutine sees it.
+	stopped map[string]wsMsg
 }
 
 // dial opens a tab: auth, then presence available, each awaited.
@@ -187,7 +200,7 @@ func (f *fleet) dial(ctx context.Context, token string) (*browser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %w", ErrSignaling, f.wsURL, err)
 	}
-	b := &browser{f: f, ws: ws, pending: map[string]chan wsMsg{}, calls: map[string]*wrCall{}}
+	b := &browser{f: f, ws: ws, pending: map[string]chan wsMsg{}, calls: map[string]*wrCall{}, stopped: map[string]wsMsg{}}
 	deadline, _ := dctx.Deadline()
 	_ = ws.SetReadDeadline(deadline)
 	if err := b.send(wsMsg{Type: "auth", Token: token}); err != nil {
@@ -256,6 +269,13 @@ func (b *browser) readLoop() {
 			if m.State == "ended" {
 				b.ended(m.CallID, m.Cause)
 			}
+		case "answered_elsewhere", "cancelled":
+			// The gateway sends these before its error reply to an answer
+			// this tab may have in flight (signaling.Server.Ring), so
+			// answer sees them by the time that reply arrives.
+			b.mu.Lock()
+			b.stopped[m.CallID] = m
+			b.mu.Unlock()
 		default:
 			if m.ID == "" {
 				continue
@@ -304,18 +324,57 @@ type wrCall struct {
 	pc     *webrtc.PeerConnection
 	stream *wrStream
 	once   sync.Once
+	up     atomic.Bool // counted in fleet.live
 }
+
+// down takes a call out of the live count (idempotent).
+func (c *wrCall) down(f *fleet) {
+	if c.up.CompareAndSwap(true, false) {
+		f.live.Add(-1)
+	}
+}
+
+// errAnsweredElsewhere is answerErr's error when the gateway gave the call
+// to another device before this tab's answer took it.
+var errAnsweredElsewhere = errors.New("answered elsewhere")
 
 // answer takes a ringing call: a PCMU-only offer with all its (loopback)
 // candidates gathered, sent as `answer`; the reply's SDP is the gateway's
 // WebRTC answer (docs/signaling.md, "A call from the phone network").
+// Losing the call to another device counts as such in a race run and as
+// an error otherwise (nothing else rings then).
 func (b *browser) answer(callID string) {
-	if err := b.answerErr(callID); err != nil {
-		b.f.answerErrs.Add(1)
-		msg := err.Error()
-		if b.f.firstAnswerErr.CompareAndSwap(nil, &msg) {
-			b.f.log.Warn("answering a call failed", "call_id", callID, "err", err)
-		}
+	err := b.answerErr(callID)
+	b.mu.Lock()
+	delete(b.stopped, callID)
+	b.mu.Unlock()
+	if err == nil {
+		return
+	}
+	if b.f.race && errors.Is(err, errAnsweredElsewhere) {
+		b.f.answeredElsewhere.Add(1)
+		return
+	}
+	b.f.answerErrs.Add(1)
+	msg := err.Error()
+	if b.f.firstAnswerErr.CompareAndSwap(nil, &msg) {
+		b.f.log.Warn("answering a call failed", "call_id", callID, "err", err)
+	}
+}
+
+// stoppedErr reports why the gateway stopped ringing callID on this tab,
+// or nil while it still rings (or was never stopped).
+func (b *browser) stoppedErr(callID string) error {
+	b.mu.Lock()
+	m, ok := b.stopped[callID]
+	b.mu.Unlock()
+	switch {
+	case !ok:
+		return nil
+	case m.Type == "answered_elsewhere":
+		return errAnsweredElsewhere
+	default:
+		return fmt.Errorf("%w: call cancelled while answering (cause %q)", ErrSignaling, m.Cause)
 	}
 }
 
@@ -346,8 +405,12 @@ func (b *browser) answerErr(callID string) error {
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
 			f.connected.Add(1)
+			if c.up.CompareAndSwap(false, true) {
+				f.live.Add(1)
+			}
 			f.add(c.stream)
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			c.down(f)
 			f.remove(c.stream)
 		}
 	})
@@ -367,9 +430,16 @@ func (b *browser) answerErr(callID string) error {
 		b.endCall(callID)
 		return f.ctx.Err()
 	}
+	if err := b.stoppedErr(callID); err != nil {
+		b.endCall(callID) // taken elsewhere while we gathered: no answer to send
+		return err
+	}
 	reply, err := b.request(wsMsg{Type: "answer", CallID: callID, SDP: pc.LocalDescription().SDP})
 	if err != nil {
 		b.endCall(callID)
+		if why := b.stoppedErr(callID); why != nil {
+			return why // the error reply only says the call no longer rings
+		}
 		return err
 	}
 	if reply.Type != "answer_sdp" {
@@ -385,10 +455,18 @@ func (b *browser) answerErr(callID string) error {
 }
 
 // ended handles the gateway ending a call; before teardown began that is
-// an early end, which a benchmark counts.
+// an early end, which a benchmark counts. In a race run it is a loser: a
+// tab that answered in the same instant as the SIP phone which took the
+// call, hung up by the gateway (the caller's own early hangups count the
+// failures there).
 func (b *browser) ended(callID, cause string) {
 	b.f.ended.Add(1)
-	if !b.f.tearingDown.Load() {
+	switch {
+	case b.f.tearingDown.Load():
+	case b.f.race:
+		b.f.endedLosers.Add(1)
+		b.f.log.Info("call ended by the gateway", "call_id", callID, "cause", cause)
+	default:
 		b.f.endedEarly.Add(1)
 		b.f.log.Warn("call ended by the gateway", "call_id", callID, "cause", cause)
 	}
@@ -402,6 +480,7 @@ func (b *browser) endCall(callID string) {
 	b.mu.Unlock()
 	if c != nil {
 		c.once.Do(func() {
+			c.down(b.f)
 			b.f.remove(c.stream)
 			_ = c.pc.Close()
 		})

@@ -41,6 +41,13 @@ func freePort(t *testing.T, network string) int {
 // its SIP address, HTTP port and PID.
 func startGateway(t *testing.T, n int) (sipPort, httpPort, pid int) {
 	t.Helper()
+	return startGatewayRinging(t, n, "browser", 9)
+}
+
+// startGatewayRinging is startGateway with the numbers' ringing mode, and
+// the trunk's outbound proxy (where forwarded calls go) on 127.0.0.1:proxyPort.
+func startGatewayRinging(t *testing.T, n int, ringing string, proxyPort int) (sipPort, httpPort, pid int) {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "switchboard")
 	build := exec.Command("go", "build", "-o", bin, "switchboard/cmd/switchboard")
@@ -59,15 +66,15 @@ drain_timeout: 2s
 trunks:
   - name: carrier
     inbound: { allow: ["127.0.0.0/8"] }
-    outbound: { proxy: "sip:127.0.0.1:9" }
+    outbound: { proxy: "sip:127.0.0.1:%d" }
 users:
-`, sipPort, httpPort, filepath.Join(dir, "data"))
+`, sipPort, httpPort, filepath.Join(dir, "data"), proxyPort)
 	for i := range n {
 		fmt.Fprintf(&cfg, "  - { id: user%d, name: \"User %d\", token: \"tok%d\" }\n", i, i, i)
 	}
 	cfg.WriteString("numbers:\n")
 	for i := range n {
-		fmt.Fprintf(&cfg, "  - { number: \"+1555100%04d\", trunk: carrier, owner: user%d, ringing: browser, ring_timeout: 10s }\n", i, i)
+		fmt.Fprintf(&cfg, "  - { number: \"+1555100%04d\", trunk: carrier, owner: user%d, ringing: %s, forward_to: \"+15550199\", ring_timeout: 10s }\n", i, i, ringing)
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, cfg.Bytes(), 0o644); err != nil {
@@ -158,5 +165,74 @@ func TestWebRTCCallThroughGateway(t *testing.T) {
 	}
 	if r.activeAfter != 0 || r.browserEnded != 1 {
 		t.Errorf("after BYE: gateway active %v, browser saw %d ended calls; want 0 and 1", r.activeAfter, r.browserEnded)
+	}
+}
+
+// TestRingBothThroughGateway runs one call to a number with ringing: both
+// through the real gateway: the SIP phone and the pion tab race, the
+// winner holds the call with media, and the loser's side is accounted for
+// as a lost race rather than an error.
+func TestRingBothThroughGateway(t *testing.T) {
+	tests := []struct {
+		name  string
+		delay time.Duration
+		// browserWins: the SIP phone rings far longer than the tab takes
+		// to answer, so it must lose, CANCELled; with no delay either may
+		// win (the SIP phone almost always does on loopback).
+		browserWins bool
+	}{
+		{"SIP phone rings for a minute", time.Minute, true},
+		{"SIP phone answers at once", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calleePort := freePort(t, "udp")
+			sipPort, httpPort, pid := startGatewayRinging(t, 1, "both", calleePort)
+			o, err := parseFlags([]string{
+				"-gateway", fmt.Sprintf("127.0.0.1:%d", sipPort),
+				"-caller", "127.0.0.1:0",
+				"-callee", fmt.Sprintf("127.0.0.1:%d", calleePort),
+				"-webrtc", fmt.Sprintf("ws://127.0.0.1:%d/ws", httpPort),
+				"-ring-both", "-callee-answer-delay", tt.delay.String(),
+				"-metrics", fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort),
+				"-calls", "1", "-rate", "10", "-warmup", "300ms", "-hold", "1s",
+				"-pid", fmt.Sprint(pid),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			r, err := run(ctx, o, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatalf("run: %v (result %+v)", err, r)
+			}
+			if r.established != 1 || r.setupFailed != 0 {
+				t.Fatalf("established %d, failed %d (%v)", r.established, r.setupFailed, r.setupFailures)
+			}
+			t.Logf("won by SIP %d, by browser %d; setup %.1f ms", r.wonBySIP, r.wonByBrowser, r.setupLat.max*1e3)
+			if r.wonBySIP+r.wonByBrowser != 1 {
+				t.Errorf("won by SIP %d, by browser %d; want exactly one winner", r.wonBySIP, r.wonByBrowser)
+			}
+			if r.remoteHangups != 0 || r.browserAnswerErrs != 0 || r.rejectedByCallee != 0 {
+				t.Errorf("remote hangups %d, answer errors %d, rejected by the SIP phone %d; want 0 each",
+					r.remoteHangups, r.browserAnswerErrs, r.rejectedByCallee)
+			}
+			if tt.browserWins {
+				if r.wonByBrowser != 1 || r.calleeCancelled != 1 || r.calleeAnswered != 0 {
+					t.Errorf("won by browser %d, SIP phone cancelled %d, answered %d; want 1, 1, 0",
+						r.wonByBrowser, r.calleeCancelled, r.calleeAnswered)
+				}
+			} else if r.wonBySIP == 1 && r.browserElsewhere+r.browserLosers != 1 {
+				t.Errorf("SIP phone won but the tab was told answered_elsewhere %d times and hung up %d times; want 1 in all",
+					r.browserElsewhere, r.browserLosers)
+			}
+			if !(r.setupLat.p50 > 0 && r.setupLat.max >= r.setupLat.p50) {
+				t.Errorf("setup latency p50 %v, max %v; want 0 < p50 <= max", r.setupLat.p50, r.setupLat.max)
+			}
+			if r.activeAfter != 0 || r.calleeLive != 0 {
+				t.Errorf("after BYE: gateway active %v, SIP phone live %d; want 0", r.activeAfter, r.calleeLive)
+			}
+		})
 	}
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -12,27 +14,34 @@ import (
 
 // callee plays the far end the gateway forwards calls to (the trunk's
 // outbound proxy): it answers every INVITE with SDP, streams RTP to the
-// gateway's second leg once the ACK arrives, and stops on BYE.
+// gateway's second leg once the ACK arrives, and stops on BYE. With an
+// answer delay it rings first (180) and answers after the delay unless the
+// gateway cancels the call meanwhile, as a phone that lost a race to
+// another device does.
 type callee struct {
-	ag     *agent
-	cache  *sipgo.DialogServerCache
-	eng    *rtpEngine
-	prefer uint8
+	ag          *agent
+	cache       *sipgo.DialogServerCache
+	eng         *rtpEngine
+	prefer      uint8
+	answerDelay time.Duration
 
-	streams  sync.Map // Call-ID -> *stream
-	answered atomic.Uint64
-	rejected atomic.Uint64
-	ended    atomic.Uint64
+	streams   sync.Map // Call-ID -> *stream
+	answered  atomic.Uint64
+	cancelled atomic.Uint64 // CANCELled before our 200 OK
+	rejected  atomic.Uint64
+	ended     atomic.Uint64
 }
 
 // newCallee makes a callee on ag that answers with prefer when the gateway
-// offers it (and with the gateway's first codec otherwise).
-func newCallee(ag *agent, eng *rtpEngine, prefer uint8) *callee {
+// offers it (and with the gateway's first codec otherwise), answerDelay
+// after the INVITE arrives (0: at once, without ringing first).
+func newCallee(ag *agent, eng *rtpEngine, prefer uint8, answerDelay time.Duration) *callee {
 	c := &callee{
-		ag:     ag,
-		cache:  sipgo.NewDialogServerCache(ag.client, ag.contact),
-		eng:    eng,
-		prefer: prefer,
+		ag:          ag,
+		cache:       sipgo.NewDialogServerCache(ag.client, ag.contact),
+		eng:         eng,
+		prefer:      prefer,
+		answerDelay: answerDelay,
 	}
 	ag.srv.OnInvite(c.onInvite)
 	ag.srv.OnAck(c.onAck)
@@ -60,10 +69,15 @@ func (c *callee) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, err.Error(), nil))
 		return
 	}
+	if c.answerDelay > 0 && !c.ring(dlg, tx) {
+		return
+	}
 	sock := c.eng.socket()
 	body := buildSDP(rand.Uint64()>>1, sock.LocalAddr().(*net.UDPAddr).AddrPort(), pt)
 	if err := dlg.RespondSDP(body); err != nil {
-		c.rejected.Add(1)
+		// A CANCEL that arrived just before our 200 OK (after it, the
+		// gateway ACKs and sends BYE instead: RFC 3261 §9.1).
+		c.countEnded(tx)
 		dlg.Close()
 		return
 	}
@@ -78,6 +92,47 @@ func (c *callee) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			c.eng.remove(v.(*stream))
 		}
 	}
+}
+
+// ring sends 180 Ringing and waits answerDelay. It reports false when the
+// gateway cancelled the call meanwhile (sipgo's transaction layer has then
+// answered the CANCEL 200 and the INVITE 487, RFC 3261 §9.2) or the
+// transaction failed. The CANCEL is seen through OnCancel: the transaction
+// itself only ends once the 487 is acknowledged and Timer I has run.
+func (c *callee) ring(dlg *sipgo.DialogServerSession, tx sip.ServerTransaction) bool {
+	cancelled := make(chan struct{})
+	var once sync.Once
+	if !tx.OnCancel(func(*sip.Request) { once.Do(func() { close(cancelled) }) }) {
+		c.countEnded(tx)
+		dlg.Close()
+		return false
+	}
+	if err := dlg.Respond(sip.StatusRinging, "Ringing", nil); err != nil {
+		c.countEnded(tx)
+		dlg.Close()
+		return false
+	}
+	t := time.NewTimer(c.answerDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-cancelled:
+	case <-tx.Done():
+	}
+	c.countEnded(tx)
+	dlg.Close()
+	return false
+}
+
+// countEnded counts an INVITE transaction that ended before we answered:
+// cancelled by the gateway, or failed.
+func (c *callee) countEnded(tx sip.ServerTransaction) {
+	if errors.Is(tx.Err(), sip.ErrTransactionCanceled) {
+		c.cancelled.Add(1)
+		return
+	}
+	c.rejected.Add(1)
 }
 
 // onAck confirms the dialog, which lets RespondSDP return.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -33,6 +34,9 @@ type outCall struct {
 	dlg    *sipgo.DialogClientSession
 	stream *stream
 	once   sync.Once
+	// setupTook is the time from sending the INVITE to receiving the
+	// 200 OK, before the ACK: what the caller waited for the call to connect.
+	setupTook time.Duration
 }
 
 // newCaller makes a caller on ag that dials number at gateway, offering
@@ -74,6 +78,7 @@ func (c *caller) placeTo(ctx context.Context, number, from string) (*outCall, er
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(buildSDP(rand.Uint64()>>1, rtpAddr, c.offer...))
 
+	sentAt := time.Now()
 	dlg, err := c.cache.WriteInvite(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("INVITE: %w", err)
@@ -86,6 +91,7 @@ func (c *caller) placeTo(ctx context.Context, number, from string) (*outCall, er
 		}
 		return nil, fmt.Errorf("INVITE: %w", err)
 	}
+	setupTook := time.Since(sentAt)
 	if err := dlg.Ack(ctx); err != nil {
 		dlg.Close()
 		return nil, fmt.Errorf("ACK: %w", err)
@@ -97,7 +103,7 @@ func (c *caller) placeTo(ctx context.Context, number, from string) (*outCall, er
 	}
 	// RFC 3264 §6.1: the answer lists the codec(s) the answerer will use,
 	// the first being the one to send.
-	oc := &outCall{dlg: dlg, stream: c.eng.add(sock, ra.Addr, ra.Codecs[0], rand.Uint32())}
+	oc := &outCall{dlg: dlg, stream: c.eng.add(sock, ra.Addr, ra.Codecs[0], rand.Uint32()), setupTook: setupTook}
 	c.calls.Store(req.CallID().Value(), oc)
 	return oc, nil
 }

@@ -4,6 +4,12 @@
 // directions, and measures the gateway while they are up: CPU, resident
 // memory per call, relayed packet rate, drops and relay latency.
 //
+// With -webrtc the calls ring browser tabs (pion peers in the load
+// generator) instead of the SIP far end, and with -ring-both as well as it:
+// the numbers ring both, the first to answer wins and the other is
+// cancelled; the run reports which side won how often. Every mode reports
+// the calls' setup latency, INVITE sent to 200 OK received.
+//
 // With -voicemail it instead places N calls to a number that goes to
 // voicemail: the gateway answers each itself, plays the greeting and beep
 // and records the tone the caller streams. It measures the gateway's CPU
@@ -56,17 +62,27 @@ type options struct {
 	out                     string
 	logLevel                slog.Level
 	// WebRTC runs: the gateway's /ws URL (empty: the far end is SIP), and
-	// how call i's number and its owner's token are spelled.
+	// how call i's number and its owner's token are spelled (numberFmt
+	// empty: every call dials number).
 	wsURL, numberFmt, tokenFmt string
+	// both: the numbers ring the SIP far end and the browser tabs at once
+	// (ringing: both); answerDelay is how long the SIP far end rings
+	// before it answers.
+	both        bool
+	answerDelay time.Duration
 	// Voicemail runs: the gateway answers every call itself and records
 	// it; dataDir is its data_dir, whose voicemail tree is measured.
 	voicemail bool
 	dataDir   string
 }
 
+// defaultNumberFmt spells the numbers WebRTC runs dial when -number-format
+// is not given: +1555100NNNN, one per user (scripts/bench.sh's configs).
+const defaultNumberFmt = "+1555100%04d"
+
 // numberOf is the number call i dials.
 func (o options) numberOf(i int) string {
-	if o.wsURL == "" {
+	if o.numberFmt == "" {
 		return o.number
 	}
 	return fmt.Sprintf(o.numberFmt, i)
@@ -140,16 +156,22 @@ func parseFlags(args []string) (options, error) {
 	out := fs.String("out", "", "also write the results as key=value lines to this file")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	wsURL := fs.String("webrtc", "", "gateway WebSocket URL (ws://HOST:PORT/ws): call i rings a browser tab signed in with -token-format's token i, answered by a pion WebRTC peer, instead of a SIP far end")
-	numberFmt := fs.String("number-format", "+1555100%04d", "with -webrtc: the number call i dials (fmt verb for i)")
+	numberFmt := fs.String("number-format", "", "the number call i dials (fmt verb for i), each call its own number; empty: -number for every call, or "+defaultNumberFmt+" with -webrtc")
 	tokenFmt := fs.String("token-format", "tok%d", "with -webrtc: the token of the user owning call i's number (fmt verb for i)")
 	voicemail := fs.Bool("voicemail", false, "the number goes to voicemail (nobody to ring): place only the calling side, stream a tone for the gateway to record, count the greeting/beep/silence it sends back, check every message is kept")
 	dataDir := fs.String("data-dir", "", "with -voicemail: the gateway's data_dir, to measure the growth of its voicemail files (empty: skip)")
+	both := fs.Bool("ring-both", false, "with -webrtc: the numbers ring both (ringing: both): the SIP far end at -callee rings too, the first to answer wins; reports which side won how often")
+	answerDelay := fs.Duration("callee-answer-delay", 0, "the SIP far end sends 180 Ringing and answers this long after the INVITE unless the gateway cancels it first (0: answer at once, without ringing)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	o := options{number: *number, sockets: *sockets, calls: *calls, observe: *observe, rate: *rate, warmup: *warmup,
 		hold: *hold, timeout: *timeout, pid: *pid, metricsURL: *metrics, out: *out,
-		wsURL: *wsURL, numberFmt: *numberFmt, tokenFmt: *tokenFmt, voicemail: *voicemail, dataDir: *dataDir}
+		wsURL: *wsURL, numberFmt: *numberFmt, tokenFmt: *tokenFmt, voicemail: *voicemail, dataDir: *dataDir,
+		both: *both, answerDelay: *answerDelay}
+	if o.wsURL != "" && o.numberFmt == "" {
+		o.numberFmt = defaultNumberFmt
+	}
 	var errs []error
 	addr := func(name, v string) netip.AddrPort {
 		a, err := netip.ParseAddrPort(v)
@@ -180,6 +202,17 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.dataDir != "" && !o.voicemail {
 		errs = append(errs, errors.New("-data-dir only applies to -voicemail"))
+	}
+	if o.voicemail && o.numberFmt != "" {
+		errs = append(errs, errors.New("-voicemail dials -number: not with -number-format"))
+	}
+	if o.both && o.wsURL == "" {
+		errs = append(errs, errors.New("-ring-both needs -webrtc (the browser side of the race)"))
+	}
+	// The delay applies to the SIP far end: runs that have one.
+	sipFarEnd := !o.voicemail && o.observe == 0 && (o.wsURL == "" || o.both)
+	if o.answerDelay < 0 || (o.answerDelay > 0 && !sipFarEnd) {
+		errs = append(errs, errors.New("-callee-answer-delay must not be negative, and applies only to runs with a SIP far end (not -voicemail, -observe, or -webrtc without -ring-both)"))
 	}
 	return o, errors.Join(errs...)
 }
@@ -237,23 +270,26 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 	defer func() { stopRTP(); eng.stop() }()
 	eng.start(rtpCtx)
 
-	// The far end: a SIP agent, or (WebRTC runs) one browser tab per user.
+	// The far end: a SIP agent, one browser tab per user (WebRTC runs),
+	// or both racing to answer.
 	var ce *callee
 	var fl *fleet
-	if o.wsURL == "" {
+	if o.wsURL == "" || o.both {
 		calleeAg, err := newAgent(o.callee, "callee", sipLog)
 		if err != nil {
 			return nil, err
 		}
 		defer calleeAg.close()
-		ce = newCallee(calleeAg, eng, o.calleeCodec)
+		ce = newCallee(calleeAg, eng, o.calleeCodec, o.answerDelay)
 		if err := calleeAg.serve(); err != nil {
 			return nil, err
 		}
-	} else {
+	}
+	if o.wsURL != "" {
 		if fl, err = newFleet(o.wsURL, eng.base, log.With("component", "browser")); err != nil {
 			return nil, err
 		}
+		fl.race = o.both
 		fl.start()
 		defer fl.close()
 	}
@@ -267,7 +303,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 		return nil, err
 	}
 
-	r := &result{opts: o, transcoding: !stamp, webrtc: fl != nil}
+	r := &result{opts: o, transcoding: !stamp, webrtc: fl != nil, both: o.both}
 	before, err := takeSnapshot(ctx, o, eng, fl)
 	if err != nil {
 		return nil, fmt.Errorf("before calls: %w", err)
@@ -291,20 +327,38 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 	}
 
 	// Set up: one INVITE every 1/rate s, each call on its own goroutine.
+	var gw0 procSample
+	if o.pid > 0 {
+		gw0, _ = readProc(o.pid)
+	}
 	calls, failures := setup(ctx, o, cr)
 	r.established = len(calls)
 	r.setupFailed = o.calls - len(calls)
 	r.setupFailures = failures
 	r.setupTime = time.Since(before.self.At)
-	log.Info("calls set up", "established", r.established, "failed", r.setupFailed, "took", r.setupTime)
+	r.setupLat = setupStatsOf(calls)
+	log.Info("calls set up", "established", r.established, "failed", r.setupFailed, "took", r.setupTime,
+		"p50", r.setupLat.p50, "p99", r.setupLat.p99)
 	defer teardownOnExit(calls, cr)
 
 	if r.established == 0 {
 		return r, fmt.Errorf("no call was established (%s)", strings.Join(failures, "; "))
 	}
-	if fl != nil {
+	switch {
+	case o.both:
+		if err := waitFarEnds(ctx, ce, fl, r.established); err != nil {
+			return r, err
+		}
+	case fl != nil:
 		if err := waitConnected(ctx, fl, uint64(r.established)); err != nil {
 			return r, err
+		}
+	}
+	// Setup CPU: from the first INVITE until every far end has its media
+	// up (for a browser that includes ICE and the DTLS handshake).
+	if gw0.At != (time.Time{}) {
+		if gw1, err := readProc(o.pid); err == nil {
+			r.gwCPUSetup = cpuPct(gw0, gw1, runtime.NumCPU())
 		}
 	}
 	if err := r.window(ctx, o, eng, fl); err != nil {
@@ -314,6 +368,11 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 	if fl != nil {
 		r.remoteHangups += fl.endedEarly.Load()
 		fl.tearingDown.Store(true)
+	}
+	if o.both {
+		// After the warm-up and the window, each call's far end is the
+		// side that won it; the losers were cancelled or hung up long ago.
+		r.wonBySIP, r.wonByBrowser = ce.live(), int(fl.live.Load())
 	}
 
 	// Tear down at the same rate, then wait for both ends to agree.
@@ -329,7 +388,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 		if ce != nil {
 			r.calleeLive = ce.live()
 		}
-		browsersDone := fl == nil || fl.ended.Load() >= uint64(r.established)
+		// Every browser call ended; in a race run only those the tabs won.
+		browsersDone := fl == nil || fl.ended.Load() >= uint64(r.established) || (o.both && fl.live.Load() == 0)
 		if (r.activeAfter == 0 && r.calleeLive == 0 && browsersDone) || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
@@ -342,10 +402,12 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 	}
 	if ce != nil {
 		r.rejectedByCallee = ce.rejected.Load()
+		r.calleeAnswered, r.calleeCancelled = ce.answered.Load(), ce.cancelled.Load()
 	}
 	if fl != nil {
 		c := fl.snapshot()
 		r.browserAnswerErrs, r.browserEnded = c.AnswerErrors, c.Ended
+		r.browserAnswered, r.browserElsewhere, r.browserLosers = c.Answered, c.AnsweredElsewhere, c.EndedLosers
 	}
 	return r, nil
 }
@@ -390,6 +452,25 @@ func waitConnected(ctx context.Context, fl *fleet, n uint64) error {
 			return fmt.Errorf("waiting for %d WebRTC connections: %w", n, ctx.Err())
 		case <-deadline:
 			return fmt.Errorf("only %d of %d WebRTC connections up after 30 s", fl.connected.Load(), n)
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// waitFarEnds waits until n calls have their far end up in a race run:
+// answered by the SIP phone, or connected (ICE + DTLS) in a browser tab.
+func waitFarEnds(ctx context.Context, ce *callee, fl *fleet, n int) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	up := func() int { return ce.live() + int(fl.live.Load()) }
+	for up() < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d far ends: %w", n, ctx.Err())
+		case <-deadline:
+			return fmt.Errorf("only %d of %d far ends (SIP %d, browser %d) up after 30 s", up(), n, ce.live(), fl.live.Load())
 		case <-tick.C:
 		}
 	}
@@ -547,6 +628,8 @@ type result struct {
 	established, setupFailed int
 	setupFailures            []string
 	setupTime                time.Duration
+	setupLat                 setupStats // per call, INVITE sent -> 200 OK received
+	gwCPUSetup               float64    // % of the machine, first INVITE to every far end up
 
 	elapsed                  time.Duration // length of the measurement window
 	activeStart, activeEnd   float64
@@ -573,6 +656,13 @@ type result struct {
 	wrE2E50, wrE2E99                float64 // seconds, SIP send -> browser receive
 	wrSendErrs                      uint64
 	browserAnswerErrs, browserEnded uint64
+
+	// Race runs (ringing: both): who took the calls, and the losers.
+	both                            bool
+	wonBySIP, wonByBrowser          int
+	calleeAnswered, calleeCancelled uint64
+	browserAnswered                 uint64
+	browserElsewhere, browserLosers uint64
 }
 
 // measure fills the window figures from the snapshots at its edges.
@@ -655,6 +745,10 @@ func (r *result) fields() [][2]string {
 		{"calls_established", fmt.Sprint(r.established)},
 		{"calls_failed", fmt.Sprint(r.setupFailed)},
 		{"setup_seconds", fmt.Sprintf("%.2f", r.setupTime.Seconds())},
+	}
+	f = append(f, r.setupLat.fields()...)
+	f = append(f, [][2]string{
+		{"gw_cpu_setup_pct", f1(r.gwCPUSetup)},
 		{"transcoding", fmt.Sprint(r.transcoding)},
 		{"observed", fmt.Sprint(r.observed)},
 		{"window_seconds", fmt.Sprintf("%.2f", r.elapsed.Seconds())},
@@ -688,7 +782,7 @@ func (r *result) fields() [][2]string {
 		{"bye_failed", fmt.Sprint(r.byeFailed)},
 		{"active_after", f1(r.activeAfter)},
 		{"callee_live_after", fmt.Sprint(r.calleeLive)},
-	}
+	}...)
 	if r.webrtc {
 		// sent/recv/loss/e2e above count both ends; these split them.
 		f = append(f, [][2]string{
@@ -701,6 +795,23 @@ func (r *result) fields() [][2]string {
 			{"browser_send_errors", fmt.Sprint(r.wrSendErrs)},
 			{"browser_answer_errors", fmt.Sprint(r.browserAnswerErrs)},
 			{"browser_calls_ended", fmt.Sprint(r.browserEnded)},
+		}...)
+	}
+	if r.both {
+		// won_by_*: the side holding each call during the window.
+		// callee_cancelled: the SIP phone got CANCEL before its 200 OK;
+		// callee_answered - won_by_sip: it answered but lost (ACK + BYE).
+		// browser_answered_elsewhere: a tab was told the call was taken;
+		// browser_ended_losers: a tab's answer was accepted but lost.
+		f = append(f, [][2]string{
+			{"won_by_sip", fmt.Sprint(r.wonBySIP)},
+			{"won_by_browser", fmt.Sprint(r.wonByBrowser)},
+			{"callee_answer_delay_ms", fmt.Sprintf("%.0f", float64(r.opts.answerDelay)/float64(time.Millisecond))},
+			{"callee_answered", fmt.Sprint(r.calleeAnswered)},
+			{"callee_cancelled", fmt.Sprint(r.calleeCancelled)},
+			{"browser_answered", fmt.Sprint(r.browserAnswered)},
+			{"browser_answered_elsewhere", fmt.Sprint(r.browserElsewhere)},
+			{"browser_ended_losers", fmt.Sprint(r.browserLosers)},
 		}...)
 	}
 	return f

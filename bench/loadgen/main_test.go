@@ -28,7 +28,7 @@ func TestCallerCalleeDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer callerAg.close()
-	ce := newCallee(calleeAg, e, ptPCMU)
+	ce := newCallee(calleeAg, e, ptPCMU, 0)
 	cr := newCaller(callerAg, e, calleeAg.addr, "+15550100", []uint8{ptPCMU, ptPCMA})
 	if err := calleeAg.serve(); err != nil {
 		t.Fatal(err)
@@ -85,7 +85,34 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || !o.voicemail || o.dataDir != "/tmp/gw/data" {
 		t.Errorf("-voicemail -data-dir: %+v, %v", o, err)
 	}
+	o, err = parseFlags([]string{"-webrtc", "ws://127.0.0.1:18080/ws", "-ring-both", "-callee-answer-delay", "200ms"})
+	if err != nil || !o.both || o.answerDelay != 200*time.Millisecond {
+		t.Errorf("-ring-both -callee-answer-delay 200ms: %+v, %v", o, err)
+	}
+	for _, tt := range []struct {
+		args []string
+		i    int
+		want string
+	}{
+		{nil, 7, "+15550100"}, // one number for every call
+		{[]string{"-number-format", "+1555100%04d"}, 7, "+15551000007"},
+		{[]string{"-webrtc", "ws://127.0.0.1:18080/ws"}, 12, "+15551000012"}, // WebRTC: one per user by default
+		{[]string{"-webrtc", "ws://127.0.0.1:18080/ws", "-number-format", "+1444%03d"}, 5, "+1444005"},
+	} {
+		o, err := parseFlags(tt.args)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if got := o.numberOf(tt.i); got != tt.want {
+			t.Errorf("%v: numberOf(%d) = %q, want %q", tt.args, tt.i, got, tt.want)
+		}
+	}
 	for _, bad := range [][]string{
+		{"-ring-both"}, // needs the browser side
+		{"-callee-answer-delay", "-1s"},
+		{"-webrtc", "ws://127.0.0.1:18080/ws", "-callee-answer-delay", "1s"}, // no SIP far end
+		{"-voicemail", "-callee-answer-delay", "1s"},
+		{"-voicemail", "-number-format", "+1555100%04d"},
 		{"-voicemail", "-observe", "5"},
 		{"-voicemail", "-webrtc", "ws://127.0.0.1:18080/ws"},
 		{"-data-dir", "/tmp/gw/data"}, // only with -voicemail
@@ -141,6 +168,39 @@ func TestResultMeasure(t *testing.T) {
 	for _, c := range checks {
 		if math.Abs(c.got-c.want) > 1e-9*math.Max(1, math.Abs(c.want)) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestResultFields: every run reports its setup latency; only race runs
+// (ringing: both) report who won.
+func TestResultFields(t *testing.T) {
+	keys := func(r *result) map[string]string {
+		m := map[string]string{}
+		for _, kv := range r.fields() {
+			if _, dup := m[kv[0]]; dup {
+				t.Errorf("key %s listed twice", kv[0])
+			}
+			m[kv[0]] = kv[1]
+		}
+		return m
+	}
+	lat := setupStats{n: 2, p50: 0.004, p99: 0.009, max: 0.0125}
+	relay := keys(&result{setupLat: lat})
+	for k, want := range map[string]string{"setup_p50_ms": "4.00", "setup_p99_ms": "9.00", "setup_max_ms": "12.50"} {
+		if relay[k] != want {
+			t.Errorf("relay %s = %q, want %q", k, relay[k], want)
+		}
+	}
+	if _, ok := relay["won_by_sip"]; ok {
+		t.Error("a relay run reports won_by_sip")
+	}
+	both := keys(&result{setupLat: lat, webrtc: true, both: true, wonBySIP: 3, wonByBrowser: 97, calleeCancelled: 96,
+		opts: options{answerDelay: 200 * time.Millisecond}})
+	for k, want := range map[string]string{"won_by_sip": "3", "won_by_browser": "97", "callee_cancelled": "96",
+		"callee_answer_delay_ms": "200", "setup_p99_ms": "9.00", "browser_answer_errors": "0"} {
+		if both[k] != want {
+			t.Errorf("both %s = %q, want %q", k, both[k], want)
 		}
 	}
 }

@@ -129,6 +129,7 @@ func runVoicemail(ctx context.Context, o options, log *slog.Logger) (*vmResult, 
 	r.setupFailed = o.calls - len(calls)
 	r.setupFailures = failures
 	r.setupTime = time.Since(base.self.At)
+	r.setupLat = setupStatsOf(calls) // the warm-up call (a TTS render) is not among them
 	log.Info("calls set up", "established", r.established, "failed", r.setupFailed, "took", r.setupTime)
 	defer func() { teardownOnExit(calls, cr) }()
 	if r.established == 0 {
@@ -340,6 +341,7 @@ type vmResult struct {
 	established, setupFailed int
 	setupFailures            []string
 	setupTime                time.Duration // first INVITE to the last answer
+	setupLat                 setupStats    // per call, INVITE sent -> 200 OK received
 	greetingTime             time.Duration // first INVITE to every call recording
 	warmupKept               bool
 	ttsAtStart               float64 // TTS renders before the warm-up call
@@ -450,11 +452,14 @@ func (r *vmResult) fields() [][2]string {
 	if r.kept > 0 {
 		bytesPerMsg = r.vmBytes / r.kept
 	}
-	return [][2]string{
+	f := [][2]string{
 		{"calls_requested", fmt.Sprint(r.opts.calls)},
 		{"calls_established", fmt.Sprint(r.established)},
 		{"calls_failed", fmt.Sprint(r.setupFailed)},
 		{"setup_seconds", fmt.Sprintf("%.2f", r.setupTime.Seconds())},
+	}
+	f = append(f, r.setupLat.fields()...)
+	return append(f, [][2]string{
 		{"greeting_seconds", fmt.Sprintf("%.2f", r.greetingTime.Seconds())},
 		{"warmup_kept", fmt.Sprint(r.warmupKept)},
 		{"window_seconds", fmt.Sprintf("%.2f", secs)},
@@ -503,5 +508,5 @@ func (r *vmResult) fields() [][2]string {
 		{"bye_failed", fmt.Sprint(r.byeFailed)},
 		{"active_after", f1(r.activeAfter)},
 		{"recording_after", f1(r.recordingAfter)},
-	}
+	}...)
 }
