@@ -72,12 +72,20 @@ func (c *callee) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if c.answerDelay > 0 && !c.ring(dlg, tx) {
 		return
 	}
+	// A CANCEL racing our 200 OK (another device answered first) may end
+	// the transaction in several ways; seeing the CANCEL is what counts.
+	var sawCancel atomic.Bool
+	tx.OnCancel(func(*sip.Request) { sawCancel.Store(true) })
 	sock := c.eng.socket()
 	body := buildSDP(rand.Uint64()>>1, sock.LocalAddr().(*net.UDPAddr).AddrPort(), pt)
 	if err := dlg.RespondSDP(body); err != nil {
 		// A CANCEL that arrived just before our 200 OK (after it, the
 		// gateway ACKs and sends BYE instead: RFC 3261 §9.1).
-		c.countEnded(tx)
+		if sawCancel.Load() {
+			c.cancelled.Add(1)
+		} else {
+			c.countEnded(tx)
+		}
 		dlg.Close()
 		return
 	}
