@@ -59,6 +59,32 @@ func dialVoicemail(ctx context.Context, t *testing.T, g *gateway) *voiceCall {
 	return c
 }
 
+// leaveMessage is the caller's side of a voicemail: it waits for the
+// greeting (at least half a second of speech) and the beep, says the
+// message tone for message and hangs up. more, when not nil, describes
+// the state to report if the beep never comes (e.g. a browser tab's).
+func (c *voiceCall) leaveMessage(ctx context.Context, t *testing.T, message time.Duration, more func() string) {
+	t.Helper()
+	frames, beep, err := c.peer.awaitBeep(ctx)
+	if err != nil {
+		state := ""
+		if more != nil {
+			state = more()
+		}
+		t.Fatalf("no beep: %v\n%s", err, state)
+	}
+	greeting := countFrames(frames[:beep.Start], audioFrame.speech)
+	t.Logf("greeting: %d speech frames before the beep", greeting)
+	if greeting < framesFor(500*time.Millisecond) {
+		t.Errorf("the caller heard %d frames of speech before the beep, want a spoken greeting (≥ 25)", greeting)
+	}
+	checkBeep(t, frames, beep)
+	if _, err := c.peer.sayFor(ctx, messageTone, framesFor(message)); err != nil {
+		t.Fatal(err)
+	}
+	c.hangUp(ctx, t)
+}
+
 // hangUp sends the caller's BYE.
 func (c *voiceCall) hangUp(ctx context.Context, t *testing.T) {
 	t.Helper()
@@ -291,22 +317,8 @@ func TestVoicemailLeaveMessage(t *testing.T) {
 	defer cancel()
 	c := dialVoicemail(ctx, t, g)
 
-	frames, beep, err := c.peer.awaitBeep(ctx)
-	if err != nil {
-		t.Fatalf("no beep: %v", err)
-	}
-	greeting := countFrames(frames[:beep.Start], audioFrame.speech)
-	t.Logf("greeting: %d speech frames before the beep", greeting)
-	if greeting < framesFor(500*time.Millisecond) {
-		t.Errorf("the caller heard %d frames of speech before the beep, want a spoken greeting (≥ 25)", greeting)
-	}
-	checkBeep(t, frames, beep)
-
 	const message = 3 * time.Second
-	if _, err := c.peer.sayFor(ctx, messageTone, framesFor(message)); err != nil {
-		t.Fatal(err)
-	}
-	c.hangUp(ctx, t)
+	c.leaveMessage(ctx, t, message, nil)
 
 	rec := g.waitEndedCall(t, 10*time.Second)
 	want := wantVoicemailRecord("voicemail")
