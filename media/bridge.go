@@ -97,6 +97,9 @@ type Bridge struct {
 	last        atomic.Int64 // monotonic ns of the newest packet, 0 = none
 	out         [2]outSide   // indexed by the side the stream goes to
 
+	// tap, when set, gets a copy of every valid packet (SetTap).
+	tap atomic.Pointer[Tap]
+
 	// trace, when set (tests only), is called after each packet's verdict.
 	trace func(from Side, v verdict)
 
@@ -137,6 +140,26 @@ func NewBridge(a, b Port, aDir, bDir Direction, stats *Stats) *Bridge {
 
 // OutputSSRC returns the SSRC of the stream the bridge sends toward side.
 func (b *Bridge) OutputSSRC(side Side) uint32 { return b.out[side].ssrc }
+
+// Tap receives every valid RTP packet a bridge relays, as the leg sent it
+// (before the bridge rewrites its header or transcodes it), with the side
+// it came from and its arrival time (monotonic ns). It runs on the relay
+// path, so it must neither block nor allocate, and must copy what it keeps
+// before returning: the buffer is reused for the next packet. A recorder
+// copies the packet into a bounded queue and does its work elsewhere.
+type Tap interface {
+	TapRTP(from Side, pkt []byte, at int64)
+}
+
+// SetTap sets (or with nil removes) the bridge's tap. It is safe while the
+// bridge runs; packets relayed after it returns are tapped.
+func (b *Bridge) SetTap(t Tap) {
+	if t == nil {
+		b.tap.Store(nil)
+		return
+	}
+	b.tap.Store(&t)
+}
 
 // Continue makes the stream the bridge sends toward side continue st (a
 // Line's prompt before the bridge took over), so the far end sees one

@@ -130,6 +130,11 @@ func (b *Bridge) relay(from Side, pkt []byte, src netip.AddrPort, now int64) ([]
 	// Any well-formed RTP from the far end (comfort noise too) proves the
 	// far end is alive for the RTP timeout.
 	b.touch(now)
+	if t := b.tap.Load(); t != nil {
+		// The leg's own packet, before transcoding and rewriting, so a
+		// recorder places it by the leg's own timestamps.
+		(*t).TapRTP(from, pkt, now)
+	}
 
 	dirs := b.dirs.Load()
 	in, out := unpackDirection(dirs, from), unpackDirection(dirs, to)
