@@ -60,6 +60,7 @@ func (e *Engine) runInbound(caller InboundLeg) {
 		},
 		num: num,
 	}
+	c.session.num = num
 	c.rec.CallerID = e.callerID(caller.Caller())
 	// Routing is decided before the record is written, so the record's one
 	// synced write at call start already says where the call goes and why.
@@ -97,7 +98,8 @@ func (c *inboundCall) callerDisplay() string {
 // run carries out the routing plan: consent first when the call is
 // recorded, then each step until one is answered or ends the call.
 func (c *inboundCall) run(ctx context.Context, plan routing.Plan) {
-	if c.records() && !c.consent(ctx) {
+	c.recordIt = c.records()
+	if c.recordIt && !c.consent(ctx) {
 		return
 	}
 	var last error = &DialError{Cause: CauseUnavailable, Reason: "nobody to ring"}

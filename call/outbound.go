@@ -115,7 +115,9 @@ func (s *session) runOutbound(num *Number, to, user string) {
 				return
 			}
 			s.callee = r.leg
-			if s.e.cfg.RecordingAllowed && s.e.cfg.RecordOutbound[user] && !s.outboundConsent(ctx, num) {
+			s.num = num
+			s.recordIt = s.e.cfg.RecordingAllowed && s.e.cfg.RecordOutbound[user]
+			if s.recordIt && !s.outboundConsent(ctx, num) {
 				return
 			}
 			if !s.startBridge(s.callee) {

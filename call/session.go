@@ -41,6 +41,12 @@ type session struct {
 	// consentPlayed records that the caller (or the called party, outbound)
 	// heard the whole recording-consent announcement.
 	consentPlayed bool
+	// recordIt says the call is to be recorded once answered (recording
+	// allowed, and the number or the user records); num is the number whose
+	// consent was played.
+	recordIt  bool
+	num       *Number
+	recording *callRecording
 }
 
 // startBridge connects the caller's and callee's media once both are known.
@@ -93,6 +99,9 @@ func (s *session) connected(ctx context.Context) {
 	notify(s.caller, "answered", CauseNone)
 	notify(s.callee, "answered", CauseNone)
 	s.log.Info("call answered", "callee", s.rec.Callee)
+	if s.num != nil {
+		s.startRecording(ctx, s.num.E164, s.num.Consent)
+	}
 	s.talk(ctx)
 }
 
@@ -162,6 +171,7 @@ func (s *session) finish(ctx context.Context, outcome store.Outcome, cause Cause
 		s.line.Release()
 		s.line = nil
 	}
+	s.stopRecording()
 	if s.bridge != nil {
 		s.bridge.Stop()
 	}

@@ -153,7 +153,7 @@ func Default() *Config {
 		DefaultRegion: "US",
 		DrainTimeout:  30 * time.Second,
 		WebRTC:        WebRTC{TURN: TURN{TTL: time.Hour}},
-		Recording:     Recording{Allowed: true},
+		Recording:     Recording{Allowed: true, RetentionDays: 90},
 		Greetings:     Greetings{MaxLength: 120 * time.Second},
 	}
 }

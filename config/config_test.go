@@ -127,6 +127,7 @@ users:
     record_outbound: true
 recording:
   allowed: false
+  retention_days: 30
 teams:
   - { name: sales, ring: rotation, member_timeout: 10s }
 greetings:
@@ -222,6 +223,7 @@ numbers:
 		},
 		Teams:     []Team{{Name: "sales", Ring: "rotation", MemberTimeout: 10 * time.Second}},
 		Greetings: Greetings{MaxLength: 45 * time.Second},
+		Recording: Recording{RetentionDays: 30},
 		WebRTC: WebRTC{
 			PublicIPs: []string{"203.0.113.10"}, Ports: "40000-40999", PortMin: 40000, PortMax: 40999,
 			Loopback: true, Interfaces: []string{"eth0"}, STUN: []string{"stun:stun.example.com:3478"},

@@ -307,7 +307,10 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 			d.mapping(n, p, keys{"max_length": d.duration(&cfg.Greetings.MaxLength)})
 		},
 		"recording": func(n *yaml.Node, p string) {
-			d.mapping(n, p, keys{"allowed": d.boolean(&cfg.Recording.Allowed)})
+			d.mapping(n, p, keys{
+				"allowed":        d.boolean(&cfg.Recording.Allowed),
+				"retention_days": d.integer(&cfg.Recording.RetentionDays),
+			})
 		},
 		"trunks": func(n *yaml.Node, p string) {
 			d.sequence(n, p, func(_ int, item *yaml.Node, ip string) {

@@ -53,6 +53,9 @@ func (d *decoder) validate(c *Config) {
 	d.validateContacts(c)
 	d.validateGreetings(&c.Greetings)
 	d.validateTeams(c)
+	if c.Recording.RetentionDays < 0 || c.Recording.RetentionDays > 36500 {
+		d.failAt("recording.retention_days", "%d is out of range (0 keeps recordings; at most 36500)", c.Recording.RetentionDays)
+	}
 }
 
 func (d *decoder) validateSIP(s *SIP) {

@@ -83,6 +83,7 @@ func TestInvalid(t *testing.T) {
 		{"consent bad language", valid + "    consent: { text: hi, language: \"--help\" }\n", 13, "numbers[0].consent.language", "is not a language name"},
 		{"consent text in the greeting key", valid + "    consent: { tts: hi }\n", 13, "numbers[0].consent.tts", "unknown key"},
 		{"greetings max_length", valid + "greetings: { max_length: 0s }\n", 13, "greetings.max_length", "out of range (1s to 600s)"},
+		{"retention negative", valid + "recording: { retention_days: -1 }\n", 13, "recording.retention_days", "out of range"},
 		{"record not a bool", valid + "    record: sometimes\n", 13, "numbers[0].record", "is not true or false"},
 		{"list where a map is expected", "sip:\n  - listen\n", 2, "sip", "expected a mapping (key: value lines), got a list"},
 		{"scalar where a map is expected", "http: 8080\n", 1, "http", `expected a mapping (key: value lines), got "8080"`},

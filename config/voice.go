@@ -16,6 +16,9 @@ type Recording struct {
 	// with record_outbound: true be recorded; false records nothing,
 	// whatever they say. Default true.
 	Allowed bool
+	// RetentionDays (yaml "retention_days") deletes recordings older than
+	// this many days (a daily sweep); 0 keeps them. Default 90.
+	RetentionDays int
 }
 
 // Greetings bounds uploaded greeting files (yaml "greetings").

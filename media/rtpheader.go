@@ -62,3 +62,31 @@ func rtpPayload(pkt []byte) (start, end int, ok bool) {
 func isRTCP(pkt []byte) bool {
 	return len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223
 }
+
+// RTPHeader is the part of an RTP fixed header (RFC 3550 §5.1) that
+// consumers of tapped packets need.
+type RTPHeader struct {
+	Marker      bool
+	PayloadType uint8
+	Seq         uint16
+	TS          uint32
+	SSRC        uint32
+}
+
+// ParseRTP validates pkt as RTP and returns its header and payload (a
+// sub-slice of pkt, no copy). ok is false for anything that is not a
+// well-formed RTP packet. It does not allocate.
+func ParseRTP(pkt []byte) (h RTPHeader, payload []byte, ok bool) {
+	start, end, ok := rtpPayload(pkt)
+	if !ok || isRTCP(pkt) {
+		return RTPHeader{}, nil, false
+	}
+	h = RTPHeader{
+		Marker:      pkt[1]&markerBit != 0,
+		PayloadType: pkt[1] & ptMask,
+		Seq:         binary.BigEndian.Uint16(pkt[offSeq:]),
+		TS:          binary.BigEndian.Uint32(pkt[offTimestamp:]),
+		SSRC:        binary.BigEndian.Uint32(pkt[offSSRC:]),
+	}
+	return h, pkt[start:end], true
+}

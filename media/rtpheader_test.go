@@ -107,3 +107,22 @@ func TestIsRTCP(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRTP(t *testing.T) {
+	s := &stream{ssrc: 0xdeadbeef, seq: 7, ts: 1600, pt: PayloadPCMA}
+	pkt := s.next(t, []byte{1, 2, 3})
+	pkt[1] |= markerBit
+	h, payload, ok := ParseRTP(pkt)
+	if !ok || h.SSRC != 0xdeadbeef || h.Seq != 7 || h.TS != 1600 || h.PayloadType != PayloadPCMA || !h.Marker || string(payload) != "\x01\x02\x03" {
+		t.Fatalf("ParseRTP = %+v %v %v", h, payload, ok)
+	}
+	rtcp := []byte{0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0}
+	for _, bad := range [][]byte{nil, {0x80, 0}, rtcp} {
+		if _, _, ok := ParseRTP(bad); ok {
+			t.Errorf("ParseRTP(%x) ok", bad)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ParseRTP(pkt) }); n != 0 {
+		t.Errorf("ParseRTP allocates %v", n)
+	}
+}

@@ -80,6 +80,7 @@ func Open(path string) (*Store, error) {
 			bucketVoicemails, bucketVoicemailsByNumber, bucketVoicemailsRecording,
 			bucketGreetings,
 			bucketNumbers,
+			bucketRecordings, bucketRecordingsActive, bucketRecordingsByTime,
 		}
 		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {

@@ -113,6 +113,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := loadNumberSettings(cfg, st, log); err != nil {
 		return err
 	}
+	if err := recoverRecordings(cfg.DataDir, st, log); err != nil {
+		return fmt.Errorf("repairing recordings: %w", err)
+	}
+	sweepRecordings(ctx, cfg.DataDir, cfg.Recording.RetentionDays, st, log)
 	vc, err := setupVoice(cfg, st, log)
 	if err != nil {
 		return err

@@ -1,0 +1,104 @@
+package call
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"switchboard/ivr"
+	"switchboard/media"
+	"switchboard/recorder"
+	"switchboard/store"
+)
+
+// callRecording is a call being recorded: the recorder fed by the bridge's
+// tap, and the record kept about it.
+type callRecording struct {
+	r      *recorder.Recorder
+	callID string
+}
+
+// tap adapts the recorder to the bridge's Tap: side A (the caller) is the
+// left channel, side B (the answering side) the right. It runs on the relay
+// path; the recorder copies the packet into its bounded queue.
+type tap struct{ r *recorder.Recorder }
+
+// TapRTP implements media.Tap.
+func (t tap) TapRTP(from media.Side, pkt []byte, at int64) {
+	h, payload, ok := media.ParseRTP(pkt)
+	if !ok {
+		return
+	}
+	p := recorder.Packet{
+		Channel: int(from), PT: h.PayloadType, Seq: h.Seq, TS: h.TS, SSRC: h.SSRC,
+		Marker: h.Marker, Arrival: at, Payload: payload,
+	}
+	t.r.Offer(&p)
+}
+
+// startRecording records the answered call when it is to be recorded and
+// its consent was heard: nothing is recorded before the announcement. The consent itself is the recording's first seconds,
+// on the answering side's channel, where the caller heard it.
+func (s *session) startRecording(ctx context.Context, number string, consent ivr.Source) {
+	if !s.recordIt || !s.consentPlayed || s.bridge == nil {
+		return
+	}
+	_, aDir, _ := s.caller.Media()
+	_, bDir, _ := s.callee.Media()
+	var prelude [2][]int16
+	if s.e.prompts != nil {
+		if samples, err := s.e.prompts.Samples(ctx, consent); err == nil {
+			prelude[1] = samples
+		}
+	}
+	rel := "recordings/" + strings.TrimPrefix(number, "+") + "/" + s.rec.ID + ".wav"
+	rec := store.Recording{
+		CallID: s.rec.ID, Number: number, File: rel, StartedAt: time.Now().UTC(),
+		Channels: 2, State: store.RecordingActive, ConsentPlayed: true,
+	}
+	r, err := recorder.Start(recorder.Config{
+		Path:    filepath.Join(s.e.cfg.DataDir, filepath.FromSlash(rel)),
+		AudioPT: [2]uint8{aDir.PayloadType, bDir.PayloadType},
+		Prelude: prelude,
+	})
+	if err != nil {
+		s.log.Error("call not recorded", "error", err)
+		return
+	}
+	if err := s.e.store.CreateRecording(&rec); err != nil {
+		s.log.Error("call not recorded: no record", "error", err)
+		_, _ = r.Stop()
+		return
+	}
+	s.recording = &callRecording{r: r, callID: s.rec.ID}
+	s.bridge.SetTap(tap{r})
+	s.log.Info("recording the call", "file", rel)
+}
+
+// stopRecording ends the recording: no more packets, the queue drained, the
+// WAV closed and the record completed.
+func (s *session) stopRecording() {
+	cr := s.recording
+	if cr == nil {
+		return
+	}
+	s.recording = nil
+	if s.bridge != nil {
+		s.bridge.SetTap(nil)
+	}
+	st, err := cr.r.Stop()
+	if err != nil {
+		s.log.Error("recording not closed cleanly", "error", err)
+	}
+	if _, uerr := s.e.store.UpdateRecording(cr.callID, func(r *store.Recording) error {
+		r.State = store.RecordingComplete
+		r.DurationSeconds = st.Duration.Round(time.Millisecond).Seconds()
+		r.Bytes = st.Bytes
+		r.DroppedPackets = st.Dropped
+		return nil
+	}); uerr != nil {
+		s.log.Error("recording record not completed", "error", uerr)
+	}
+	s.log.Info("recording finished", "duration", st.Duration.Round(10*time.Millisecond), "dropped", st.Dropped)
+}

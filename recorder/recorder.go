@@ -1,0 +1,443 @@
+// Package recorder writes two-channel call recordings, as the call happens,
+// from copies of the RTP packets a media bridge relays.
+//
+// The relay hands each packet to Offer, which copies it into a preallocated
+// slot of a bounded queue and returns at once: a slow disk costs recorded
+// audio (counted as Dropped), never relay latency. One writer goroutine per
+// recording decodes G.711, places each channel's audio on a shared timeline
+// by RTP timestamp (see align.go) and appends it to a standard stereo 8 kHz
+// 16-bit WAV file (channel 0 left, channel 1 right), flushing at least every
+// FlushEvery. After a crash, wavfile.Repair makes the file playable up to
+// about FlushEvery plus 60 ms before the crash.
+//
+// The package knows RTP and G.711, nothing of SIP or WebSocket.
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchboard/media"
+	"switchboard/wavfile"
+)
+
+// MaxPayload is the largest RTP payload a recorder accepts: 60 ms of G.711,
+// the longest packetisation in common use. Offer drops longer packets.
+const MaxPayload = 480
+
+// DefaultQueuePackets is the queue length when Config.QueuePackets is 0:
+// 256 packets is about 2.5 s of both legs at 20 ms, enough to ride out a
+// disk stall without dropping.
+const DefaultQueuePackets = 256
+
+// DefaultFlushEvery is the flush interval when Config.FlushEvery is 0.
+const DefaultFlushEvery = time.Second
+
+// ErrConfig is returned by Start for an invalid Config; the wrapped message
+// names the field.
+var ErrConfig = errors.New("recorder: invalid config")
+
+// Packet is one RTP packet copied off the relay: which channel (0 the caller,
+// 1 the answering side), its RTP header fields and payload, and when it
+// arrived. Offer copies it, so the caller may reuse it and its payload at
+// once. Placement uses the timestamp and SSRC (RFC 3550 §5.1); Seq and Marker
+// are carried for completeness, as reordering and gaps are already exact in
+// timestamp terms.
+type Packet struct {
+	// Channel is 0 for the caller, 1 for the answering side.
+	Channel int
+	// PT, Seq, TS, SSRC and Marker are the RTP header fields.
+	PT     uint8
+	Seq    uint16
+	TS     uint32
+	SSRC   uint32
+	Marker bool
+	// Arrival is when the packet arrived, in monotonic nanoseconds on any
+	// clock shared by both channels. It places a new stream (a new SSRC)
+	// and gaps the timestamps do not show (a hold with a stopped clock).
+	Arrival int64
+	// Payload is the RTP payload, at most MaxPayload bytes.
+	Payload []byte
+}
+
+// Config describes one recording.
+type Config struct {
+	// Path is the WAV file to create (truncated if it exists).
+	Path string
+	// AudioPT is each channel's G.711 payload type, media.PayloadPCMU (0,
+	// the zero value) or media.PayloadPCMA (8). Packets of other payload
+	// types (comfort noise, telephone-event) carry no audio to record.
+	AudioPT [2]uint8
+	// QueuePackets is the queue length; 0 means DefaultQueuePackets.
+	QueuePackets int
+	// FlushEvery bounds how long audio stays in memory before reaching the
+	// file; 0 means DefaultFlushEvery.
+	FlushEvery time.Duration
+	// Prelude is audio written at the start of the recording before any
+	// packet, per channel (e.g. the consent announcement on channel 1); the
+	// shorter one is padded with silence and live audio follows.
+	Prelude [2][]int16
+	// Logger receives write errors; nil means slog.Default().
+	Logger *slog.Logger
+
+	// beforeDrain, when set, runs in the writer goroutine before it takes
+	// packets off the queue: tests use it to stall the writer.
+	beforeDrain func()
+}
+
+// Stats counts what became of a recording's packets and how much audio the
+// file holds.
+type Stats struct {
+	// Frames is the number of stereo sample frames written, prelude
+	// included; Duration is the same as time.
+	Frames   int64
+	Duration time.Duration
+	// Bytes is the file's size once flushed, header included.
+	Bytes int64
+	// Dropped counts packets Offer refused: queue full, payload longer
+	// than MaxPayload, or a channel other than 0 and 1.
+	Dropped uint64
+	// Late counts packets that arrived too late to place: their audio
+	// lay entirely in what was already written.
+	Late uint64
+	// Packets counts packets Offer accepted.
+	Packets uint64
+	// Ignored counts accepted packets without audio to record: another
+	// payload type than the channel's AudioPT (comfort noise, DTMF), or an
+	// empty payload.
+	Ignored uint64
+}
+
+// slot is one queue entry. seq is the slot's turn (see Offer); the rest is
+// the copied packet.
+type slot struct {
+	seq     atomic.Uint64
+	channel int
+	pt      uint8
+	ts      uint32
+	ssrc    uint32
+	arrival int64
+	n       int
+	payload [MaxPayload]byte
+}
+
+// Recorder records one call. Offer may be called from any number of
+// goroutines (one per relayed direction); Stop ends the recording.
+type Recorder struct {
+	// tail is the next queue position to claim; it is written by every
+	// Offer, so it gets a cache line of its own.
+	_       [64]byte
+	tail    atomic.Uint64
+	_       [56]byte
+	closed  atomic.Bool
+	dropped atomic.Uint64
+	packets atomic.Uint64
+	late    atomic.Uint64
+	ignored atomic.Uint64
+
+	slots  []slot
+	notify chan struct{} // a packet was queued (capacity 1)
+	stop   chan struct{} // closed by Stop
+	done   chan struct{} // closed when the writer has finished
+
+	// Owned by the writer goroutine.
+	head        uint64
+	wf          *wavfile.Writer
+	align       *aligner
+	laws        [2]*[256]int16
+	audioPT     [2]uint8
+	flushEvery  time.Duration
+	lastFlush   time.Time
+	err         error
+	log         *slog.Logger
+	beforeDrain func()
+
+	stopOnce sync.Once
+}
+
+// lawFor returns the G.711 decoding table of payload type pt, or nil if pt is
+// not a G.711 type.
+func lawFor(pt uint8) *[256]int16 {
+	switch pt {
+	case media.PayloadPCMU:
+		return &media.ULawToLinear
+	case media.PayloadPCMA:
+		return &media.ALawToLinear
+	}
+	return nil
+}
+
+// Start creates the stereo WAV at cfg.Path, writes the prelude and starts the
+// writer goroutine. The caller must call Stop.
+func Start(cfg Config) (*Recorder, error) {
+	r, err := newRecorder(cfg)
+	if err != nil {
+		return nil, err
+	}
+	go r.run()
+	return r, nil
+}
+
+// newRecorder is Start without the writer goroutine.
+func newRecorder(cfg Config) (*Recorder, error) {
+	if cfg.Path == "" {
+		return nil, fmt.Errorf("%w: Path is empty", ErrConfig)
+	}
+	var laws [2]*[256]int16
+	for c, pt := range cfg.AudioPT {
+		if laws[c] = lawFor(pt); laws[c] == nil {
+			return nil, fmt.Errorf("%w: AudioPT[%d] is %d, want %d (PCMU) or %d (PCMA)",
+				ErrConfig, c, pt, media.PayloadPCMU, media.PayloadPCMA)
+		}
+	}
+	queue := cfg.QueuePackets
+	switch {
+	case queue < 0:
+		return nil, fmt.Errorf("%w: QueuePackets is %d", ErrConfig, queue)
+	case queue == 0:
+		queue = DefaultQueuePackets
+	}
+	flushEvery := cfg.FlushEvery
+	switch {
+	case flushEvery < 0:
+		return nil, fmt.Errorf("%w: FlushEvery is %v", ErrConfig, flushEvery)
+	case flushEvery == 0:
+		flushEvery = DefaultFlushEvery
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+
+	wf, err := wavfile.Create(cfg.Path, 2, sampleRate)
+	if err != nil {
+		return nil, fmt.Errorf("recorder: %w", err)
+	}
+	if err := writePrelude(wf, cfg.Prelude); err != nil {
+		_ = wf.Close()
+		return nil, fmt.Errorf("recorder: prelude: %w", err)
+	}
+	// The prelude is on disk before the first packet: a crash early in
+	// the call still leaves the announcement the caller heard.
+	if err := wf.Flush(); err != nil {
+		_ = wf.Close()
+		return nil, fmt.Errorf("recorder: prelude: %w", err)
+	}
+
+	r := &Recorder{
+		slots:       make([]slot, queue),
+		notify:      make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+		wf:          wf,
+		align:       newAligner(wf),
+		laws:        laws,
+		audioPT:     cfg.AudioPT,
+		flushEvery:  flushEvery,
+		lastFlush:   time.Now(),
+		log:         log.With("path", cfg.Path),
+		beforeDrain: cfg.beforeDrain,
+	}
+	for i := range r.slots {
+		r.slots[i].seq.Store(uint64(i))
+	}
+	return r, nil
+}
+
+// writePrelude writes the two prelude channels interleaved, the shorter
+// padded with silence.
+func writePrelude(wf *wavfile.Writer, prelude [2][]int16) error {
+	frames := max(len(prelude[0]), len(prelude[1]))
+	var block [2 * blockFrames]int16
+	for off := 0; off < frames; off += blockFrames {
+		n := min(blockFrames, frames-off)
+		for k := range n {
+			block[2*k], block[2*k+1] = 0, 0
+			for c, p := range prelude {
+				if off+k < len(p) {
+					block[2*k+c] = p[off+k]
+				}
+			}
+		}
+		if err := wf.Write(block[:2*n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Offer queues a copy of p for recording and reports whether it was taken. It
+// never blocks and does not allocate: a full queue (the writer is behind, a
+// slow disk) refuses the packet and counts it as Dropped, so the relay calling
+// it is never delayed. After Stop it returns false; a packet offered while
+// Stop runs may be counted in Packets yet miss the file.
+func (r *Recorder) Offer(p *Packet) bool {
+	if r.closed.Load() {
+		return false
+	}
+	if p.Channel != 0 && p.Channel != 1 || len(p.Payload) > MaxPayload {
+		r.dropped.Add(1)
+		return false
+	}
+	// A bounded multi-producer queue after Dmitry Vyukov's: slot i%n is
+	// free for position i when its seq is i, and holds position i's packet
+	// when seq is i+1. Producers claim a position with one CAS on tail and
+	// never wait for each other or for the writer.
+	n := uint64(len(r.slots))
+	pos := r.tail.Load()
+	var s *slot
+	for {
+		s = &r.slots[pos%n]
+		seq := s.seq.Load()
+		if seq == pos {
+			if r.tail.CompareAndSwap(pos, pos+1) {
+				break
+			}
+			pos = r.tail.Load()
+			continue
+		}
+		if int64(seq-pos) < 0 {
+			// The slot still holds the packet from n positions ago:
+			// the queue is full.
+			r.dropped.Add(1)
+			return false
+		}
+		// Another producer claimed pos first.
+		pos = r.tail.Load()
+	}
+	s.channel, s.pt, s.ts, s.ssrc, s.arrival = p.Channel, p.PT, p.TS, p.SSRC, p.Arrival
+	s.n = copy(s.payload[:], p.Payload)
+	s.seq.Store(pos + 1)
+	r.packets.Add(1)
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// Stop takes what is still queued, writes it, pads the shorter channel,
+// writes the final WAV header, fsyncs and closes the file, and returns the
+// recording's stats and the first write error, if any. Later calls return the
+// same stats and error.
+func (r *Recorder) Stop() (Stats, error) {
+	r.stopOnce.Do(func() {
+		r.closed.Store(true)
+		close(r.stop)
+	})
+	<-r.done
+	return r.Stats(), r.err
+}
+
+// Stats returns the counters so far; it may be called at any time, from any
+// goroutine.
+func (r *Recorder) Stats() Stats {
+	return Stats{
+		Frames:   r.wf.Frames(),
+		Duration: r.wf.Duration(),
+		Bytes:    r.wf.Bytes(),
+		Dropped:  r.dropped.Load(),
+		Late:     r.late.Load(),
+		Packets:  r.packets.Load(),
+		Ignored:  r.ignored.Load(),
+	}
+}
+
+// run is the writer goroutine.
+func (r *Recorder) run() {
+	defer close(r.done)
+	tick := time.NewTicker(r.flushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.notify:
+		case <-tick.C:
+		case <-r.stop:
+			r.finish()
+			return
+		}
+		if r.beforeDrain != nil {
+			r.beforeDrain()
+		}
+		// A bounded batch at a time, so flushing keeps its schedule even
+		// if packets never stop coming.
+		for r.drain() {
+			r.maybeFlush()
+		}
+		r.maybeFlush()
+	}
+}
+
+// drain processes queued packets, at most one queue's worth, and reports
+// whether more may be waiting.
+func (r *Recorder) drain() bool {
+	n := uint64(len(r.slots))
+	for range n {
+		s := &r.slots[r.head%n]
+		if s.seq.Load() != r.head+1 {
+			// Empty, or the next packet is still being copied in; its
+			// producer will notify once it is.
+			return false
+		}
+		r.process(s)
+		s.seq.Store(r.head + n) // free for the position n ahead
+		r.head++
+	}
+	return true
+}
+
+// process records one queued packet.
+func (r *Recorder) process(s *slot) {
+	if s.pt != r.audioPT[s.channel] || s.n == 0 {
+		// RFC 3389 comfort noise and RFC 4733 telephone-events share the
+		// stream but are not audio samples; their timestamps are not used
+		// either (an event's stays at its start, RFC 4733 §2.5.1.2).
+		r.ignored.Add(1)
+		return
+	}
+	if r.err != nil {
+		return // the file is broken; keep emptying the queue
+	}
+	res, err := r.align.push(s.channel, r.laws[s.channel], s.ts, s.ssrc, s.arrival, s.payload[:s.n])
+	if res == late {
+		r.late.Add(1)
+	}
+	r.fail(err)
+}
+
+// maybeFlush flushes when FlushEvery has passed since the last flush.
+func (r *Recorder) maybeFlush() {
+	if r.err != nil || time.Since(r.lastFlush) < r.flushEvery {
+		return
+	}
+	r.lastFlush = time.Now()
+	r.fail(r.wf.Flush())
+}
+
+// finish drains the queue, writes the audio still held for reordering and
+// closes the file.
+func (r *Recorder) finish() {
+	for r.drain() {
+	}
+	if r.err == nil {
+		r.fail(r.align.finish())
+	}
+	if err := r.wf.Close(); err != nil && r.err == nil {
+		r.err = fmt.Errorf("recorder: %w", err)
+		r.log.Error("recording close failed", "err", err)
+	}
+}
+
+// fail records the first write error and logs it; later packets are
+// discarded so the queue keeps draining.
+func (r *Recorder) fail(err error) {
+	if err == nil || r.err != nil {
+		return
+	}
+	r.err = fmt.Errorf("recorder: %w", err)
+	r.log.Error("recording write failed; the rest of the call is not recorded", "err", err)
+}
