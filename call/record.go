@@ -8,6 +8,7 @@ import (
 
 	"switchboard/ivr"
 	"switchboard/media"
+	"switchboard/metrics"
 	"switchboard/recorder"
 	"switchboard/store"
 )
@@ -73,6 +74,7 @@ func (s *session) startRecording(ctx context.Context, number string, consent ivr
 	}
 	s.recording = &callRecording{r: r, callID: s.rec.ID}
 	s.bridge.SetTap(tap{r})
+	metrics.RecordingsActive.Inc()
 	s.log.Info("recording the call", "file", rel)
 }
 
@@ -88,6 +90,8 @@ func (s *session) stopRecording() {
 		s.bridge.SetTap(nil)
 	}
 	st, err := cr.r.Stop()
+	metrics.RecordingsActive.Dec()
+	metrics.RecordingDropped.Add(float64(st.Dropped))
 	if err != nil {
 		s.log.Error("recording not closed cleanly", "error", err)
 	}

@@ -41,3 +41,21 @@ func init() {
 	}
 	CallsTotal.WithLabelValues("voicemail")
 }
+
+var (
+	// RecordingsActive is the number of calls being recorded.
+	RecordingsActive = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "switchboard_recordings_active",
+		Help: "Calls being recorded now.",
+	})
+	// RecordingDropped counts RTP packets a recorder could not take (its
+	// queue was full: the disk or the writer fell behind); the relay never waits.
+	RecordingDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_recording_dropped_packets_total",
+		Help: "RTP packets not recorded because a recorder's queue was full (the call itself was not affected).",
+	})
+)
+
+func init() {
+	Registry.MustRegister(RecordingsActive, RecordingDropped)
+}
