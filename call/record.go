@@ -67,13 +67,16 @@ func (s *session) startRecording(ctx context.Context, number string, consent ivr
 		s.log.Error("call not recorded", "error", err)
 		return
 	}
+	// Tap first: the recorder's queue holds the packets while the record
+	// is written (a synced store write).
+	s.bridge.SetTap(tap{r})
 	if err := s.e.store.CreateRecording(&rec); err != nil {
 		s.log.Error("call not recorded: no record", "error", err)
+		s.bridge.SetTap(nil)
 		_, _ = r.Stop()
 		return
 	}
 	s.recording = &callRecording{r: r, callID: s.rec.ID}
-	s.bridge.SetTap(tap{r})
 	metrics.RecordingsActive.Inc()
 	s.log.Info("recording the call", "file", rel)
 }

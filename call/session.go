@@ -83,6 +83,11 @@ func (s *session) connected(ctx context.Context) {
 	if _, bDir, ok := s.callee.Media(); ok {
 		s.bridge.SetDirection(media.SideB, bDir)
 	}
+	// Recording starts before the record's synced update, so the
+	// conversation's first words are tapped.
+	if s.num != nil {
+		s.startRecording(ctx, s.num.E164, s.num.Consent)
+	}
 	now := time.Now().UTC()
 	s.rec.AnsweredAt = &now
 	s.rec.Legs[0] = s.caller.Info() // a late offer learnt its codec from the ACK
@@ -99,9 +104,6 @@ func (s *session) connected(ctx context.Context) {
 	notify(s.caller, "answered", CauseNone)
 	notify(s.callee, "answered", CauseNone)
 	s.log.Info("call answered", "callee", s.rec.Callee)
-	if s.num != nil {
-		s.startRecording(ctx, s.num.E164, s.num.Consent)
-	}
 	s.talk(ctx)
 }
 
