@@ -37,6 +37,10 @@ const DefaultQueuePackets = 256
 // DefaultFlushEvery is the flush interval when Config.FlushEvery is 0.
 const DefaultFlushEvery = time.Second
 
+// drainEvery is how often the writer takes the queued packets: 100 ms is 5
+// packets a channel, far inside the queue's 2.5 s, and batches the work.
+const drainEvery = 100 * time.Millisecond
+
 // ErrConfig is returned by Start for an invalid Config; the wrapped message
 // names the field.
 var ErrConfig = errors.New("recorder: invalid config")
@@ -139,10 +143,9 @@ type Recorder struct {
 	late    atomic.Uint64
 	ignored atomic.Uint64
 
-	slots  []slot
-	notify chan struct{} // a packet was queued (capacity 1)
-	stop   chan struct{} // closed by Stop
-	done   chan struct{} // closed when the writer has finished
+	slots []slot
+	stop  chan struct{} // closed by Stop
+	done  chan struct{} // closed when the writer has finished
 
 	// Owned by the writer goroutine.
 	head        uint64
@@ -230,7 +233,6 @@ func newRecorder(cfg Config) (*Recorder, error) {
 
 	r := &Recorder{
 		slots:       make([]slot, queue),
-		notify:      make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 		wf:          wf,
@@ -313,10 +315,9 @@ func (r *Recorder) Offer(p *Packet) bool {
 	s.n = copy(s.payload[:], p.Payload)
 	s.seq.Store(pos + 1)
 	r.packets.Add(1)
-	select {
-	case r.notify <- struct{}{}:
-	default:
-	}
+	// No wake-up per packet: the writer drains on its own clock
+	// (drainEvery). Waking it for each packet cost 300 recorded calls
+	// 30,000 goroutine switches a second.
 	return true
 }
 
@@ -352,9 +353,11 @@ func (r *Recorder) run() {
 	defer close(r.done)
 	tick := time.NewTicker(r.flushEvery)
 	defer tick.Stop()
+	drainTick := time.NewTicker(drainEvery)
+	defer drainTick.Stop()
 	for {
 		select {
-		case <-r.notify:
+		case <-drainTick.C:
 		case <-tick.C:
 		case <-r.stop:
 			r.finish()
@@ -379,8 +382,8 @@ func (r *Recorder) drain() bool {
 	for range n {
 		s := &r.slots[r.head%n]
 		if s.seq.Load() != r.head+1 {
-			// Empty, or the next packet is still being copied in; its
-			// producer will notify once it is.
+			// Empty, or the next packet is still being copied in; the
+			// next drain takes it.
 			return false
 		}
 		r.process(s)

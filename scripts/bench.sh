@@ -32,6 +32,21 @@
 #      200 OK received at the caller) goes into a histogram: p50/p99/max
 #      per mode, the gateway's CPU while setting up, and who won in "both".
 #      The calls are then held a few seconds with media, as in 2 and 3.
+#   6. Call recording: bench/loadgen places C calls with G.711 both ways
+#      (as in 2) to one number, twice, each time on a fresh gateway: first
+#      the number without recording (the baseline), then with record: true,
+#      where every caller first hears the consent announcement (espeak-ng,
+#      ~3 s of early media: 183 with SDP) and the gateway then writes a
+#      stereo WAV of each answered call under data_dir/recordings. Measured
+#      over the same window in both runs: gateway CPU (the extra CPU of a
+#      recorded call is (recorded - baseline) / baseline) and RSS per call
+#      (their difference is the memory a recording costs); in the recorded
+#      run also the recordings gauge, the recorders' dropped packets and the
+#      growth of data_dir/recordings (disk bytes per minute). After the
+#      BYEs, every answered call's recording is read back through the API
+#      (GET /api/calls, GET /api/calls/{id}/recording as the number's owner):
+#      complete, no packet dropped, as long as its call plus the consent; the
+#      WAVs on disk are counted and summed, then deleted.
 #
 # Every run gets a fresh gateway (so memory per call is not blurred by an
 # earlier run), is bounded in call count and time, and stays on 127.0.0.1.
@@ -50,9 +65,12 @@
 # BENCH_VM_CALLS (300, 0 to skip), BENCH_VM_HOLD_SECS (30),
 # BENCH_ROUTE_CALLS (100, 0 to skip), BENCH_ROUTE_RATE (20),
 # BENCH_ROUTE_HOLD_SECS (5), BENCH_ROUTE_ANSWER_DELAY (200ms),
+# BENCH_REC_CALLS (300, 0 to skip), BENCH_REC_RATE (50),
+# BENCH_REC_HOLD_SECS (20),
 # BENCH_ONLY_WEBRTC=1 runs section 3 alone, BENCH_ONLY_VOICEMAIL=1 section 4
-# alone, BENCH_ONLY_ROUTING=1 section 5 alone (several: those sections),
-# BENCH_KEEP=1 keeps the work directory (configs, logs, SIPp stats).
+# alone, BENCH_ONLY_ROUTING=1 section 5 alone, BENCH_ONLY_RECORDING=1
+# section 6 alone (several: those sections), BENCH_KEEP=1 keeps the work
+# directory (configs, logs, SIPp stats, section 6's recordings).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -98,16 +116,21 @@ ROUTE_HOLD_SECS=${BENCH_ROUTE_HOLD_SECS:-5}
 ROUTE_ANSWER_DELAY=${BENCH_ROUTE_ANSWER_DELAY:-200ms}
 ONLY_ROUTING=${BENCH_ONLY_ROUTING:-0}
 ROUTE_MODES="forward browser both"
+REC_CALLS=${BENCH_REC_CALLS:-300}
+REC_RATE=${BENCH_REC_RATE:-50} # calls set up (and hung up) per second; each recorded one waits ~3 s for the consent
+REC_HOLD_SECS=${BENCH_REC_HOLD_SECS:-20}
+ONLY_RECORDING=${BENCH_ONLY_RECORDING:-0}
 
 # Sections to run: all of them, or only those a BENCH_ONLY_* flag names.
-if [ "$ONLY_WEBRTC" = 1 ] || [ "$ONLY_VOICEMAIL" = 1 ] || [ "$ONLY_ROUTING" = 1 ]; then
-  RUN_CORE=0 RUN_WEBRTC=$ONLY_WEBRTC RUN_VM=$ONLY_VOICEMAIL RUN_ROUTE=$ONLY_ROUTING
+if [ "$ONLY_WEBRTC" = 1 ] || [ "$ONLY_VOICEMAIL" = 1 ] || [ "$ONLY_ROUTING" = 1 ] || [ "$ONLY_RECORDING" = 1 ]; then
+  RUN_CORE=0 RUN_WEBRTC=$ONLY_WEBRTC RUN_VM=$ONLY_VOICEMAIL RUN_ROUTE=$ONLY_ROUTING RUN_REC=$ONLY_RECORDING
 else
-  RUN_CORE=1 RUN_WEBRTC=1 RUN_VM=1 RUN_ROUTE=1
+  RUN_CORE=1 RUN_WEBRTC=1 RUN_VM=1 RUN_ROUTE=1 RUN_REC=1
 fi
 [ "$WEBRTC_CALLS" -gt 0 ] || RUN_WEBRTC=0
 [ "$VM_CALLS" -gt 0 ] || RUN_VM=0
 [ "$ROUTE_CALLS" -gt 0 ] || RUN_ROUTE=0
+[ "$REC_CALLS" -gt 0 ] || RUN_REC=0
 
 # Targets.
 T_SETUP=200         # setups/s with no failed call
@@ -138,6 +161,13 @@ T_VM_DISK_TOL=5     # % off the 960,000 bytes/min per call of 8 kHz 16-bit mono
 # answers only after BENCH_ROUTE_ANSWER_DELAY, so the tab should win (its
 # setup then matches the browser run's) unless it is slower than that delay.
 T_ROUTE_P99_MS=100
+# Call recording (section 6). A recorded call is a relayed call plus a copy
+# of each packet into the recorder's queue on the relay path, and a writer
+# goroutine that decodes G.711 and appends 32 kB/s of stereo WAV.
+T_REC_CALLS=300     # concurrent recorded calls, none dropping a packet
+T_REC_EXTRA_CPU=15  # % more gateway CPU for recorded calls than for the same calls unrecorded
+T_REC_DISK_TOL=5    # % off the 1,920,000 bytes/min per call of 8 kHz 16-bit stereo
+T_REC_LEN_TOL=0.5   # s: a recording's length against its call's (answered..ended) plus the consent
 
 NCPU=$(nproc)
 FAILED=0
@@ -155,6 +185,12 @@ done
 if [ "$RUN_VM" = 1 ] && ! command -v espeak-ng >/dev/null 2>&1; then
   die "'espeak-ng' not found: section 4 (voicemail) needs it for the TTS greeting;" \
     "install it (apt-get install espeak-ng) or skip the section with BENCH_VM_CALLS=0"
+fi
+# Without prompts the gateway cannot play the consent, and it records no
+# call whose caller did not hear it: section 6 would measure no recording.
+if [ "$RUN_REC" = 1 ] && ! command -v espeak-ng >/dev/null 2>&1; then
+  die "'espeak-ng' not found: section 6 (recording) needs it for the consent announcement;" \
+    "install it (apt-get install espeak-ng) or skip the section with BENCH_REC_CALLS=0"
 fi
 
 WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
@@ -638,6 +674,94 @@ if [ "$RUN_ROUTE" = 1 ]; then
   done
 fi
 
+# --------------------------------------------------------- 6. recording
+
+# start_recording_gateway NAME RECORD: a fresh gateway whose number forwards
+# to the loadgen far end as in start_gateway, with record: RECORD (true or
+# false) and recording allowed account-wide; alice (token t) owns it, so
+# her token reads its recordings.
+start_recording_gateway() {
+  GW_DIR="$WORK/$1"
+  mkdir -p "$GW_DIR"
+  cat >"$GW_DIR/config.yaml" <<EOF
+sip: { listen: "127.0.0.1:${SIP_PORT}", max_message_size: 8192 }
+rtp: { address: "127.0.0.1", ports: "${RTP_PORTS}", timeout: 30s }
+http: { listen: "127.0.0.1:${HTTP_PORT}" }
+data_dir: "${GW_DIR}/data"
+default_region: "US"
+drain_timeout: 10s
+recording: { allowed: true }
+trunks:
+  - name: carrier
+    inbound: { allow: ["127.0.0.0/8"] }
+    outbound: { proxy: "sip:127.0.0.1:${UAS_PORT}" }
+users: [ { id: alice, name: "Alice", token: "t" } ]
+numbers:
+  - { number: "+15550100", trunk: carrier, owner: alice, ringing: forward, forward_to: "+15550199", ring_timeout: 10s, record: $2 }
+EOF
+  launch_gateway "$1"
+}
+
+# run_recording NAME RECORD: REC_CALLS calls at REC_RATE/s to the number,
+# held with G.711 both ways and measured for REC_HOLD_SECS; RECORD true
+# records them and checks every recording afterwards (results under
+# R[NAME.*], with the WAVs found on disk as R[NAME.disk_wav_*]).
+run_recording() {
+  local name=$1 record=$2 rc=0 pairs need_kib avail_kib files=- bytes=-
+  local extra=()
+  # Two legs per call, one RTP/RTCP port pair each; ports the kernel hands
+  # out meanwhile as ephemeral ones are skipped, so ask for twice the room.
+  pairs=$(rtp_pairs "$RTP_PORTS")
+  [ "$pairs" -ge $((4 * REC_CALLS)) ] ||
+    die "RTP ports $RTP_PORTS hold $pairs pairs; $REC_CALLS calls need at least $((4 * REC_CALLS))"
+  if [ "$record" = true ]; then
+    # Each call is recorded from its answer to its BYE: the rest of the
+    # setup, the 3 s warm-up, the window, its place in the teardown, plus
+    # the consent at the start; 32000 B/s, and twice that for room.
+    need_kib=$((REC_CALLS * (REC_HOLD_SECS + 3 + 10 + 2 * REC_CALLS / REC_RATE) * 32000 * 2 / 1024))
+    avail_kib=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
+    [ "$avail_kib" -ge "$need_kib" ] ||
+      die "$WORK has $((avail_kib / 1024)) MiB free; $REC_CALLS recorded calls need about $((need_kib / 1024)) MiB"
+  fi
+  log "recording ($name): $REC_CALLS calls at ${REC_RATE}/s, record: $record, ${REC_HOLD_SECS} s measured"
+  start_recording_gateway "$name" "$record"
+  if [ "$record" = true ]; then
+    extra=(-recorded -data-dir "$GW_DIR/data" -api "http://127.0.0.1:$HTTP_PORT" -api-token t)
+  fi
+  "$LOADGEN" -gateway "127.0.0.1:$SIP_PORT" -caller "127.0.0.1:$UAC_PORT" -callee "127.0.0.1:$UAS_PORT" \
+    -number +15550100 -calls "$REC_CALLS" -rate "$REC_RATE" -warmup 3s -hold "${REC_HOLD_SECS}s" \
+    -timeout $((REC_HOLD_SECS + 150))s -pid "$GW_PID" -metrics "$METRICS" -out "$WORK/$name.env" \
+    "${extra[@]+"${extra[@]}"}" >"$WORK/$name.out" 2>&1 || rc=$?
+  stop_gateway
+  if [ "$record" = true ]; then
+    # What reached the disk, counted after the gateway closed every file.
+    files=$(find "$GW_DIR/data/recordings" -type f -name '*.wav' 2>/dev/null | wc -l)
+    bytes=$(find "$GW_DIR/data/recordings" -type f -name '*.wav' -printf '%s\n' 2>/dev/null |
+      awk '{ s += $1 } END { printf "%.0f", s }')
+    # The recordings are the bulk of the work directory (~1.9 MB per call-minute).
+    [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$GW_DIR/data/recordings"
+  fi
+  if [ "$rc" -ne 0 ] || [ ! -s "$WORK/$name.env" ]; then
+    tail -5 "$WORK/$name.out" >&2
+    log "recording ($name): loadgen failed (exit $rc)"
+    FAILED=1
+    return 0
+  fi
+  load_results "$name" "$WORK/$name.env"
+  R[$name.disk_wav_files]=$files
+  R[$name.disk_wav_bytes]=$bytes
+  if [ "${R[$name.calls_failed]}" != 0 ] || [ "${R[$name.remote_hangups]}" != 0 ]; then
+    log "recording ($name): ${R[$name.calls_failed]} calls failed, ${R[$name.remote_hangups]} hung up by the gateway"
+    grep '^setup failure' "$WORK/$name.out" >&2 || true
+    FAILED=1
+  fi
+}
+
+if [ "$RUN_REC" = 1 ]; then
+  run_recording unrec false
+  run_recording rec true
+fi
+
 # ------------------------------------------------------------------ table
 
 # Comparisons that treat a missing figure ("n/a", "nan") as false.
@@ -707,6 +831,45 @@ route_one_winner() {
   ge "$(g route_both.calls_established)" "$ROUTE_CALLS" &&
     [ "$(awk -v a="$(g route_both.won_by_sip)" -v b="$(g route_both.won_by_browser)" 'BEGIN { print a + b }')" = "$ROUTE_CALLS" ]
 }
+
+# Section 6: both runs up for the whole window, and the recorded one with
+# every call recording at its end.
+rec_run_up() { # NAME
+  [ "$(g "$1.calls_failed")" = 0 ] && [ "$(g "$1.remote_hangups")" = 0 ] &&
+    ge "$(g "$1.calls_established")" "$REC_CALLS" && ge "$(g "$1.active_calls_end")" "$REC_CALLS"
+}
+rec_all_up() { rec_run_up rec && ge "$(g rec.calls_established)" "$T_REC_CALLS" && ge "$(g rec.recordings_active_end)" "$T_REC_CALLS"; }
+# Not a packet lost by any recorder: summed from the records, and the
+# gateway's counter agrees.
+rec_no_drops() { le "$(g rec.rec_dropped_packets)" 0 && le "$(g rec.rec_dropped_metric_total)" 0 && le "$(g rec.rec_dropped_window)" 0; }
+rec_extra_cpu() {
+  awk -v a="$(g unrec.gw_cpu_pct)" -v b="$(g rec.gw_cpu_pct)" \
+    'BEGIN { if (a == a + 0 && b == b + 0 && a > 0) printf "%.1f", (b - a) / a * 100; else print "n/a" }'
+}
+rec_extra_rss() {
+  awk -v a="$(g unrec.rss_per_call_kib)" -v b="$(g rec.rss_per_call_kib)" \
+    'BEGIN { if (a == a + 0 && b == b + 0) printf "%.1f", b - a; else print "n/a" }'
+}
+# The comparison only means something with the same calls up in both runs.
+rec_cpu_ok() { rec_run_up unrec && rec_run_up rec && le "$(rec_extra_cpu)" "$T_REC_EXTRA_CPU"; }
+# Every answered call has a complete recording as long as the call plus the
+# consent, and the files on disk are the ones the records describe.
+rec_complete_ok() {
+  [ "$(g rec.rec_complete)" = "$(g rec.calls_established)" ] && [ "$(g rec.rec_missing)" = 0 ] &&
+    [ "$(g rec.rec_incomplete)" = 0 ] && le "$(g rec.rec_length_deviation_max_s)" "$T_REC_LEN_TOL" &&
+    [ "$(g rec.disk_wav_files)" = "$(g rec.rec_complete)" ] && [ "$(g rec.disk_wav_bytes)" = "$(g rec.rec_bytes_total)" ]
+}
+rec_disk_ok() {
+  local d
+  d=$(awk -v b="$(g rec.rec_disk_bytes_per_min_per_call)" \
+    'BEGIN { if (b != b + 0) exit 1; x = (b - 1920000) / 19200; print (x < 0) ? -x : x }') &&
+    le "$d" "$T_REC_DISK_TOL"
+}
+# ms_per_call_s CPU% CALLS: gateway CPU milliseconds per second of call.
+ms_per_call_s() {
+  awk -v c="$1" -v n="$2" -v k="$NCPU" 'BEGIN { if (c == c + 0 && n + 0 > 0) printf "%.3f", c / 100 * k * 1000 / n; else print "n/a" }'
+}
+mb() { awk -v b="$1" 'BEGIN { if (b == b + 0) printf "%.1f", b / 1e6; else print "n/a" }'; }
 
 TABLE="$WORK/table.txt"
 {
@@ -796,6 +959,36 @@ TABLE="$WORK/table.txt"
     echo "   The routing decision alone (routing.Decide, a pure function): BenchmarkDecide in \`make bench\`."
     echo
   fi
+  if [ -n "${R[unrec.calls_established]:-}${R[rec.calls_established]:-}" ]; then
+    echo "-- 6. call recording: ${REC_CALLS} calls at ${REC_RATE}/s to one number, G.711 both ways, ${REC_HOLD_SECS} s measured;"
+    echo "   unrecorded (the baseline) and recorded (record: true: consent as early media, then a stereo WAV per call)"
+    printf '%-7s %6s %6s %7s %9s %7s %8s %8s %8s %7s %7s %9s %12s\n' run calls rec gw_cpu% ms/call-s lg_cpu% \
+      relay/s expect/s dropped loss% p99_us rss/call setup_p50_ms
+    for n in unrec rec; do
+      [ -n "${R[$n.calls_established]:-}" ] || continue
+      printf '%-7s %6s %6s %7s %9s %7s %8s %8s %8s %7s %7s %9s %12s\n' "$n" "$(g "$n.calls_established")" \
+        "${R[$n.recordings_active_end]:--}" "$(g "$n.gw_cpu_pct")" \
+        "$(ms_per_call_s "$(g "$n.gw_cpu_pct")" "$(g "$n.calls_established")")" "$(g "$n.loadgen_cpu_pct")" \
+        "$(g "$n.relayed_pps")" "$(g "$n.expected_pps")" "$(g "$n.dropped")" "$(g "$n.loss_pct")" \
+        "$(g "$n.relay_p99_us")" "$(g "$n.rss_per_call_kib")" "$(g "$n.setup_p50_ms")"
+    done
+    echo "   rec: the gateway's recordings gauge at the end of the window; ms/call-s: gateway CPU per second of"
+    echo "   call; cpu% of the whole ${NCPU}-core machine; dropped: the relay's drop counter; rss/call in KiB."
+    echo "   Extra gateway CPU of a recorded call: ($(g rec.gw_cpu_pct) - $(g unrec.gw_cpu_pct)) / $(g unrec.gw_cpu_pct) = $(rec_extra_cpu)%;"
+    echo "   memory per recorded call: $(g rec.rss_per_call_kib) - $(g unrec.rss_per_call_kib) = $(rec_extra_rss) KiB."
+    echo "   Recordings read back through the API after the BYEs (answered calls in the call log: $(g rec.rec_answered_in_log)):"
+    echo "   $(g rec.rec_complete) complete, $(g rec.rec_missing) missing, $(g rec.rec_incomplete) incomplete; dropped packets $(g rec.rec_dropped_packets) summed over"
+    echo "   all recordings ($(g rec.rec_dropped_calls) calls with any), gateway counter $(g rec.rec_dropped_metric_total) ($(g rec.rec_dropped_window) in the window)."
+    echo "   Length $(g rec.rec_length_min_s)..$(g rec.rec_length_max_s) s (median $(g rec.rec_length_p50_s)) for calls answered $(g rec.rec_call_length_min_s)..$(g rec.rec_call_length_max_s) s; each"
+    echo "   starts with the $(g rec.rec_prelude_s) s consent; largest deviation from call + consent $(g rec.rec_length_deviation_max_s) s."
+    echo "   Disk: $(g rec.rec_disk_bytes_per_min_per_call) B/min per call over the window (stereo 8 kHz 16-bit WAV: 1,920,000),"
+    echo "   $(mb "$(g rec.rec_disk_bytes_per_min)") MB/min for all calls; $(g rec.rec_bytes_per_min_per_call) B per minute of recording by the records (headers incl.)."
+    kept="deleted after the run (BENCH_KEEP=1 keeps them)"
+    [ "${BENCH_KEEP:-0}" = 1 ] && kept="kept (BENCH_KEEP=1)"
+    echo "   WAVs on disk after the run: $(g rec.disk_wav_files) files, $(g rec.disk_wav_bytes) bytes (records: $(g rec.rec_bytes_total)); $kept."
+    echo "   setup_p50_ms: INVITE sent -> 200 OK; a recorded call's caller hears the consent first."
+    echo
+  fi
   echo "-- targets"
   printf '%-47s %-30s %-19s %s\n' figure measured target verdict
   if [ "$RUN_CORE" = 1 ]; then
@@ -848,6 +1041,22 @@ TABLE="$WORK/table.txt"
     done
     row "routing both: one winner per call (tab / phone)" "$(g route_both.won_by_browser) / $(g route_both.won_by_sip)" \
       "sum ${ROUTE_CALLS}" route_one_winner
+  fi
+  if [ "$RUN_REC" = 1 ]; then
+    row "concurrent recorded calls (recording gauge)" "$(g rec.calls_established) ($(g rec.recordings_active_end))" \
+      ">= ${T_REC_CALLS}" rec_all_up
+    row "recorded packets dropped, all calls (counter)" "$(g rec.rec_dropped_packets) ($(g rec.rec_dropped_metric_total))" \
+      "0" rec_no_drops
+    row "relay drops in the recorded run" "$(g rec.dropped)" "0" le "$(g rec.dropped)" 0
+    row "extra gateway CPU per recorded call" "$(rec_extra_cpu)% ($(g unrec.gw_cpu_pct)% -> $(g rec.gw_cpu_pct)%)" \
+      "<= ${T_REC_EXTRA_CPU}%" rec_cpu_ok
+    row "complete recordings (max length deviation)" "$(g rec.rec_complete) ($(g rec.rec_length_deviation_max_s) s)" \
+      "$(g rec.calls_established) (<= ${T_REC_LEN_TOL} s)" rec_complete_ok
+    row "recording disk bytes/min per call (all calls)" \
+      "$(g rec.rec_disk_bytes_per_min_per_call) ($(mb "$(g rec.rec_disk_bytes_per_min)") MB)" \
+      "1920000 +- ${T_REC_DISK_TOL}%" rec_disk_ok
+    printf '%-47s %-30s %-19s %s\n' "gateway memory per recorded call" \
+      "$(rec_extra_rss) KiB ($(g unrec.rss_per_call_kib) -> $(g rec.rss_per_call_kib))" "(no target)" -
   fi
 } >"$TABLE"
 cat "$TABLE"

@@ -10,6 +10,13 @@
 // cancelled; the run reports which side won how often. Every mode reports
 // the calls' setup latency, INVITE sent to 200 OK received.
 //
+// With -recorded the number records its calls (record: true): each caller
+// hears the consent announcement as early media before the call is
+// forwarded, and the gateway writes a stereo WAV of every answered call.
+// The run then also reports the recordings gauge, the recorders' dropped
+// packets and the growth of data_dir/recordings over the window, and after
+// the BYEs checks every call's recording through the gateway's API.
+//
 // With -voicemail it instead places N calls to a number that goes to
 // voicemail: the gateway answers each itself, plays the greeting and beep
 // and records the tone the caller streams. It measures the gateway's CPU
@@ -74,6 +81,10 @@ type options struct {
 	// it; dataDir is its data_dir, whose voicemail tree is measured.
 	voicemail bool
 	dataDir   string
+	// Recorded runs: the number records its calls; apiURL and apiToken
+	// reach the gateway's REST API, where each call's recording is checked.
+	recorded         bool
+	apiURL, apiToken string
 }
 
 // defaultNumberFmt spells the numbers WebRTC runs dial when -number-format
@@ -159,7 +170,10 @@ func parseFlags(args []string) (options, error) {
 	numberFmt := fs.String("number-format", "", "the number call i dials (fmt verb for i), each call its own number; empty: -number for every call, or "+defaultNumberFmt+" with -webrtc")
 	tokenFmt := fs.String("token-format", "tok%d", "with -webrtc: the token of the user owning call i's number (fmt verb for i)")
 	voicemail := fs.Bool("voicemail", false, "the number goes to voicemail (nobody to ring): place only the calling side, stream a tone for the gateway to record, count the greeting/beep/silence it sends back, check every message is kept")
-	dataDir := fs.String("data-dir", "", "with -voicemail: the gateway's data_dir, to measure the growth of its voicemail files (empty: skip)")
+	dataDir := fs.String("data-dir", "", "with -voicemail or -recorded: the gateway's data_dir, to measure the growth of its voicemail or recording files (empty: skip)")
+	recorded := fs.Bool("recorded", false, "the number records its calls (record: true): callers hear the consent first, so setup takes seconds; measure the recordings gauge and drops over the window, and after the BYEs check every call's recording through the API")
+	apiURL := fs.String("api", "http://127.0.0.1:18080", "with -recorded: the gateway's HTTP base URL, for GET /api/calls and /api/calls/{id}/recording")
+	apiToken := fs.String("api-token", "", "with -recorded: a user token that may read the number's recordings (its owner's), sent as Authorization: Bearer")
 	both := fs.Bool("ring-both", false, "with -webrtc: the numbers ring both (ringing: both): the SIP far end at -callee rings too, the first to answer wins; reports which side won how often")
 	answerDelay := fs.Duration("callee-answer-delay", 0, "the SIP far end sends 180 Ringing and answers this long after the INVITE unless the gateway cancels it first (0: answer at once, without ringing)")
 	if err := fs.Parse(args); err != nil {
@@ -168,7 +182,7 @@ func parseFlags(args []string) (options, error) {
 	o := options{number: *number, sockets: *sockets, calls: *calls, observe: *observe, rate: *rate, warmup: *warmup,
 		hold: *hold, timeout: *timeout, pid: *pid, metricsURL: *metrics, out: *out,
 		wsURL: *wsURL, numberFmt: *numberFmt, tokenFmt: *tokenFmt, voicemail: *voicemail, dataDir: *dataDir,
-		both: *both, answerDelay: *answerDelay}
+		both: *both, answerDelay: *answerDelay, recorded: *recorded, apiURL: *apiURL, apiToken: *apiToken}
 	if o.wsURL != "" && o.numberFmt == "" {
 		o.numberFmt = defaultNumberFmt
 	}
@@ -200,8 +214,11 @@ func parseFlags(args []string) (options, error) {
 	if o.voicemail && (o.observe > 0 || o.wsURL != "") {
 		errs = append(errs, errors.New("-voicemail places its own calls to a SIP number: not with -observe or -webrtc"))
 	}
-	if o.dataDir != "" && !o.voicemail {
-		errs = append(errs, errors.New("-data-dir only applies to -voicemail"))
+	if o.dataDir != "" && !o.voicemail && !o.recorded {
+		errs = append(errs, errors.New("-data-dir only applies to -voicemail and -recorded"))
+	}
+	if o.recorded && (o.voicemail || o.observe > 0 || o.wsURL != "" || o.numberFmt != "") {
+		errs = append(errs, errors.New("-recorded places SIP calls to -number: not with -voicemail, -observe, -webrtc or -number-format"))
 	}
 	if o.voicemail && o.numberFmt != "" {
 		errs = append(errs, errors.New("-voicemail dials -number: not with -number-format"))
@@ -228,6 +245,7 @@ type snapshot struct {
 	lag     buckets
 	wr      browserCounters // WebRTC runs only
 	wrE2E   buckets         // SIP -> browser one-way latency
+	disk    int64           // bytes under data_dir/recordings (recorded runs); -1 when not measured
 }
 
 func takeSnapshot(ctx context.Context, o options, eng *rtpEngine, fl *fleet) (snapshot, error) {
@@ -251,6 +269,8 @@ func takeSnapshot(ctx context.Context, o options, eng *rtpEngine, fl *fleet) (sn
 		s.wr = fl.snapshot()
 		s.wrE2E = fl.latency.cumulative()
 	}
+	s.disk, err = recordingsDisk(o)
+	errs = append(errs, err)
 	return s, errors.Join(errs...)
 }
 
@@ -303,7 +323,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 		return nil, err
 	}
 
-	r := &result{opts: o, transcoding: !stamp, webrtc: fl != nil, both: o.both}
+	r := &result{opts: o, transcoding: !stamp, webrtc: fl != nil, both: o.both, recorded: o.recorded}
 	before, err := takeSnapshot(ctx, o, eng, fl)
 	if err != nil {
 		return nil, fmt.Errorf("before calls: %w", err)
@@ -408,6 +428,11 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 		c := fl.snapshot()
 		r.browserAnswerErrs, r.browserEnded = c.AnswerErrors, c.Ended
 		r.browserAnswered, r.browserElsewhere, r.browserLosers = c.Answered, c.AnsweredElsewhere, c.EndedLosers
+	}
+	if o.recorded {
+		if err := r.settleRecordings(ctx, o, log); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }
@@ -663,6 +688,14 @@ type result struct {
 	calleeAnswered, calleeCancelled uint64
 	browserAnswered                 uint64
 	browserElsewhere, browserLosers uint64
+
+	// Recorded runs: the window's recording figures, and after the BYEs
+	// the gateway's gauge and drop counter and the per-call check.
+	recorded        bool
+	rec             recWindow
+	recActiveAfter  float64
+	recDroppedTotal float64
+	recCheck        *recCheck
 }
 
 // measure fills the window figures from the snapshots at its edges.
@@ -703,6 +736,9 @@ func (r *result) measure(s0, s1 snapshot) {
 	r.lag99, r.lagMax = lag.quantile(0.99), lag.quantile(1)
 	if r.webrtc {
 		r.measureWebRTC(s0, s1, secs)
+	}
+	if r.recorded {
+		r.rec = measureRecording(s0, s1, secs)
 	}
 }
 
@@ -813,6 +849,9 @@ func (r *result) fields() [][2]string {
 			{"browser_answered_elsewhere", fmt.Sprint(r.browserElsewhere)},
 			{"browser_ended_losers", fmt.Sprint(r.browserLosers)},
 		}...)
+	}
+	if r.recorded {
+		f = append(f, r.recordingFields()...)
 	}
 	return f
 }

@@ -85,6 +85,10 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || !o.voicemail || o.dataDir != "/tmp/gw/data" {
 		t.Errorf("-voicemail -data-dir: %+v, %v", o, err)
 	}
+	o, err = parseFlags([]string{"-recorded", "-data-dir", "/tmp/gw/data", "-api", "http://127.0.0.1:18080", "-api-token", "t"})
+	if err != nil || !o.recorded || o.dataDir != "/tmp/gw/data" || o.apiURL != "http://127.0.0.1:18080" || o.apiToken != "t" {
+		t.Errorf("-recorded -data-dir -api -api-token: %+v, %v", o, err)
+	}
 	o, err = parseFlags([]string{"-webrtc", "ws://127.0.0.1:18080/ws", "-ring-both", "-callee-answer-delay", "200ms"})
 	if err != nil || !o.both || o.answerDelay != 200*time.Millisecond {
 		t.Errorf("-ring-both -callee-answer-delay 200ms: %+v, %v", o, err)
@@ -115,7 +119,11 @@ func TestParseFlags(t *testing.T) {
 		{"-voicemail", "-number-format", "+1555100%04d"},
 		{"-voicemail", "-observe", "5"},
 		{"-voicemail", "-webrtc", "ws://127.0.0.1:18080/ws"},
-		{"-data-dir", "/tmp/gw/data"}, // only with -voicemail
+		{"-data-dir", "/tmp/gw/data"}, // only with -voicemail or -recorded
+		{"-recorded", "-voicemail"},
+		{"-recorded", "-observe", "5"},
+		{"-recorded", "-webrtc", "ws://127.0.0.1:18080/ws"},
+		{"-recorded", "-number-format", "+1555100%04d"},
 		{"-caller-codec", "g729"},
 		{"-gateway", "nowhere"},
 		{"-calls", "0"},

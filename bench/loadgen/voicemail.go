@@ -280,7 +280,7 @@ func dirSize(root string) (int64, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("voicemail files: %w", err)
+		return 0, fmt.Errorf("files under %s: %w", root, err)
 	}
 	return total, nil
 }
