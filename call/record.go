@@ -49,8 +49,11 @@ func (s *session) startRecording(ctx context.Context, number string, consent ivr
 	_, bDir, _ := s.callee.Media()
 	var prelude [2][]int16
 	if s.e.prompts != nil {
-		if samples, err := s.e.prompts.Samples(ctx, consent); err == nil {
-			prelude[1] = samples
+		// The consent as the caller heard it: the frames already encoded
+		// and cached for the caller's codec, decoded. Prompts.Samples would
+		// read the prompt from disk again on every recorded call.
+		if frames, err := s.e.prompts.Frames(ctx, consent, aDir.PayloadType); err == nil {
+			prelude[1] = decodeFrames(frames, aDir.PayloadType)
 		}
 	}
 	rel := "recordings/" + strings.TrimPrefix(number, "+") + "/" + s.rec.ID + ".wav"
@@ -108,4 +111,23 @@ func (s *session) stopRecording() {
 		s.log.Error("recording record not completed", "error", uerr)
 	}
 	s.log.Info("recording finished", "duration", st.Duration.Round(10*time.Millisecond), "dropped", st.Dropped)
+}
+
+// decodeFrames turns G.711 frames of payload type pt into linear samples.
+func decodeFrames(frames [][]byte, pt uint8) []int16 {
+	table := &media.ULawToLinear
+	if pt == media.PayloadPCMA {
+		table = &media.ALawToLinear
+	}
+	n := 0
+	for _, f := range frames {
+		n += len(f)
+	}
+	out := make([]int16, 0, n)
+	for _, f := range frames {
+		for _, b := range f {
+			out = append(out, table[b])
+		}
+	}
+	return out
 }
