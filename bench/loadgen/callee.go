@@ -28,8 +28,12 @@ type callee struct {
 	streams   sync.Map // Call-ID -> *stream
 	answered  atomic.Uint64
 	cancelled atomic.Uint64 // CANCELled before our 200 OK
-	rejected  atomic.Uint64
-	ended     atomic.Uint64
+	// lateAnswered counts 200 OKs that crossed the gateway's CANCEL: the
+	// gateway ACKs and at once sends BYE (RFC 3261 §9.1), and the BYE was
+	// handled before the ACK, so RespondSDP saw the dialog end unconfirmed.
+	lateAnswered atomic.Uint64
+	rejected     atomic.Uint64
+	ended        atomic.Uint64
 }
 
 // newCallee makes a callee on ag that answers with prefer when the gateway
@@ -81,9 +85,14 @@ func (c *callee) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err := dlg.RespondSDP(body); err != nil {
 		// A CANCEL that arrived just before our 200 OK (after it, the
 		// gateway ACKs and sends BYE instead: RFC 3261 §9.1).
-		if sawCancel.Load() {
+		switch {
+		case sawCancel.Load():
 			c.cancelled.Add(1)
-		} else {
+		case dlg.LoadState() == sip.DialogStateEnded:
+			// The gateway's BYE ended the dialog: it took our 200 after
+			// another device had won. A lost race, not a rejection.
+			c.lateAnswered.Add(1)
+		default:
 			c.countEnded(tx)
 		}
 		dlg.Close()

@@ -423,6 +423,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*result, error) {
 	if ce != nil {
 		r.rejectedByCallee = ce.rejected.Load()
 		r.calleeAnswered, r.calleeCancelled = ce.answered.Load(), ce.cancelled.Load()
+		r.calleeLate = ce.lateAnswered.Load()
 	}
 	if fl != nil {
 		c := fl.snapshot()
@@ -686,6 +687,7 @@ type result struct {
 	both                            bool
 	wonBySIP, wonByBrowser          int
 	calleeAnswered, calleeCancelled uint64
+	calleeLate                      uint64 // answers that crossed the gateway's CANCEL
 	browserAnswered                 uint64
 	browserElsewhere, browserLosers uint64
 
@@ -845,6 +847,7 @@ func (r *result) fields() [][2]string {
 			{"callee_answer_delay_ms", fmt.Sprintf("%.0f", float64(r.opts.answerDelay)/float64(time.Millisecond))},
 			{"callee_answered", fmt.Sprint(r.calleeAnswered)},
 			{"callee_cancelled", fmt.Sprint(r.calleeCancelled)},
+			{"callee_answered_late", fmt.Sprint(r.calleeLate)},
 			{"browser_answered", fmt.Sprint(r.browserAnswered)},
 			{"browser_answered_elsewhere", fmt.Sprint(r.browserElsewhere)},
 			{"browser_ended_losers", fmt.Sprint(r.browserLosers)},
