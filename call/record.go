@@ -46,7 +46,6 @@ func (s *session) startRecording(ctx context.Context, number string, consent ivr
 		return
 	}
 	_, aDir, _ := s.caller.Media()
-	_, bDir, _ := s.callee.Media()
 	var prelude [2][]int16
 	if s.e.prompts != nil {
 		// The consent as the caller heard it: the frames already encoded
@@ -63,7 +62,6 @@ func (s *session) startRecording(ctx context.Context, number string, consent ivr
 	}
 	r, err := recorder.Start(recorder.Config{
 		Path:    filepath.Join(s.e.cfg.DataDir, filepath.FromSlash(rel)),
-		AudioPT: [2]uint8{aDir.PayloadType, bDir.PayloadType},
 		Prelude: prelude,
 	})
 	if err != nil {

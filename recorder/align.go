@@ -227,14 +227,17 @@ func (a *aligner) rebasePos(s *channelState, arrival int64) int64 {
 }
 
 // place decodes payload into channel s's ring at position start (w <= start,
-// start+len(payload) <= w+ringSize).
+// start+len(payload) <= w+ringSize): at most two contiguous runs, either
+// side of the ring's end.
 func (a *aligner) place(s *channelState, law *[256]int16, start int64, payload []byte) {
 	i := int(floorMod(start, ringSize))
-	for _, b := range payload {
-		s.ring[i] = law[b]
-		if i++; i == ringSize {
-			i = 0
+	for len(payload) > 0 {
+		dst := s.ring[i:min(i+len(payload), ringSize)]
+		for k, b := range payload[:len(dst)] {
+			dst[k] = law[b]
 		}
+		payload = payload[len(dst):]
+		i = 0
 	}
 }
 
@@ -256,22 +259,27 @@ func (a *aligner) advance(to int64) error {
 	ringEnd := a.w + ringSize
 	for a.w < to {
 		n := int(min(to-a.w, blockFrames))
+		fromRing := int(max(0, min(int64(n), ringEnd-a.w)))
+		block := a.block[:2*n]
 		i := int(floorMod(a.w, ringSize))
-		for k := range n {
-			if a.w+int64(k) < ringEnd {
-				a.block[2*k] = a.ch[0].ring[i]
-				a.block[2*k+1] = a.ch[1].ring[i]
-				// Cleared for the audio that will land here ringSize
-				// samples later; a gap is silence.
-				a.ch[0].ring[i], a.ch[1].ring[i] = 0, 0
-				if i++; i == ringSize {
-					i = 0
-				}
-			} else {
-				a.block[2*k], a.block[2*k+1] = 0, 0
+		for k := 0; k < fromRing; {
+			// One contiguous run of both rings, up to the ring's end.
+			m := min(fromRing-k, ringSize-i)
+			left, right := a.ch[0].ring[i:i+m], a.ch[1].ring[i:i+m]
+			out := block[2*k : 2*(k+m)]
+			for j, l := range left {
+				f := out[2*j : 2*j+2 : 2*j+2]
+				f[0], f[1] = l, right[j]
 			}
+			// Cleared for the audio that will land here ringSize samples
+			// later; a gap is silence.
+			clear(left)
+			clear(right)
+			k += m
+			i = 0
 		}
-		if err := a.out.Write(a.block[:2*n]); err != nil {
+		clear(block[2*fromRing:])
+		if err := a.out.Write(block); err != nil {
 			return err
 		}
 		a.w += int64(n)

@@ -3,11 +3,11 @@
 //
 // The relay hands each packet to Offer, which copies it into a preallocated
 // slot of a bounded queue and returns at once: a slow disk costs recorded
-// audio (counted as Dropped), never relay latency. One writer goroutine per
-// recording decodes G.711, places each channel's audio on a shared timeline
-// by RTP timestamp (see align.go) and appends it to a standard stereo 8 kHz
-// 16-bit WAV file (channel 0 left, channel 1 right), flushing at least every
-// FlushEvery. After a crash, wavfile.Repair makes the file playable up to
+// audio (counted as Dropped), never relay latency. Shared writer goroutines
+// (writers.go) take each recording's queued packets every 100 ms, decode
+// G.711, place each channel's audio on a shared timeline by RTP timestamp
+// (see align.go) and append it to a standard stereo 8 kHz 16-bit WAV file
+// (channel 0 left, channel 1 right), flushing at least every FlushEvery. After a crash, wavfile.Repair makes the file playable up to
 // about FlushEvery plus 60 ms before the crash.
 //
 // The package knows RTP and G.711, nothing of SIP or WebSocket.
@@ -36,10 +36,6 @@ const DefaultQueuePackets = 256
 
 // DefaultFlushEvery is the flush interval when Config.FlushEvery is 0.
 const DefaultFlushEvery = time.Second
-
-// drainEvery is how often the writer takes the queued packets: 100 ms is 5
-// packets a channel, far inside the queue's 2.5 s, and batches the work.
-const drainEvery = 100 * time.Millisecond
 
 // ErrConfig is returned by Start for an invalid Config; the wrapped message
 // names the field.
@@ -72,10 +68,9 @@ type Packet struct {
 type Config struct {
 	// Path is the WAV file to create (truncated if it exists).
 	Path string
-	// AudioPT is each channel's G.711 payload type, media.PayloadPCMU (0,
-	// the zero value) or media.PayloadPCMA (8). Packets of other payload
-	// types (comfort noise, telephone-event) carry no audio to record.
-	AudioPT [2]uint8
+	// Live, when set, also receives the audio as it is written (see
+	// LiveSink); nil streams nothing.
+	Live LiveSink
 	// QueuePackets is the queue length; 0 means DefaultQueuePackets.
 	QueuePackets int
 	// FlushEvery bounds how long audio stays in memory before reaching the
@@ -110,10 +105,39 @@ type Stats struct {
 	Late uint64
 	// Packets counts packets Offer accepted.
 	Packets uint64
-	// Ignored counts accepted packets without audio to record: another
-	// payload type than the channel's AudioPT (comfort noise, DTMF), or an
-	// empty payload.
+	// Ignored counts accepted packets without audio to record: a payload
+	// type other than G.711 (comfort noise, DTMF), or an empty payload.
 	Ignored uint64
+}
+
+// LiveSink receives a recording's audio as it reaches the file: interleaved
+// stereo 8 kHz frames (caller left, answering side right), aligned, in
+// order, in blocks of up to 1024 frames about every 100 ms. The prelude is
+// not sent. Audio is called on a writer goroutine shared with other
+// recordings, so it must not block; the slice is reused after it returns.
+type LiveSink interface {
+	Audio(interleaved []int16)
+}
+
+// liveTee writes the aligned audio to the file and hands it to a live sink.
+type liveTee struct {
+	file *wavfile.Writer
+	live LiveSink
+}
+
+// Write implements frameSink. The stream follows the recording: after a
+// write error ends the recording (see fail), no more audio reaches it.
+func (t liveTee) Write(interleaved []int16) error {
+	t.live.Audio(interleaved)
+	return t.file.Write(interleaved)
+}
+
+// sinkFor returns where the aligner writes: the file, and live if set.
+func sinkFor(wf *wavfile.Writer, live LiveSink) frameSink {
+	if live == nil {
+		return wf
+	}
+	return liveTee{file: wf, live: live}
 }
 
 // slot is one queue entry. seq is the slot's turn (see Offer); the rest is
@@ -144,15 +168,15 @@ type Recorder struct {
 	ignored atomic.Uint64
 
 	slots []slot
-	stop  chan struct{} // closed by Stop
-	done  chan struct{} // closed when the writer has finished
+	w     *writer // the shard that services the queue
 
-	// Owned by the writer goroutine.
+	// mu is held by whoever works on the file: the shard's sweep
+	// (service) or Stop (finish). The fields below are theirs.
+	mu          sync.Mutex
+	finished    bool
 	head        uint64
 	wf          *wavfile.Writer
 	align       *aligner
-	laws        [2]*[256]int16
-	audioPT     [2]uint8
 	flushEvery  time.Duration
 	lastFlush   time.Time
 	err         error
@@ -160,6 +184,7 @@ type Recorder struct {
 	beforeDrain func()
 
 	stopOnce sync.Once
+	stats    Stats
 }
 
 // lawFor returns the G.711 decoding table of payload type pt, or nil if pt is
@@ -174,28 +199,22 @@ func lawFor(pt uint8) *[256]int16 {
 	return nil
 }
 
-// Start creates the stereo WAV at cfg.Path, writes the prelude and starts the
-// writer goroutine. The caller must call Stop.
+// Start creates the stereo WAV at cfg.Path, writes the prelude and hands the
+// recording to a shared writer (writers.go). The caller must call Stop.
 func Start(cfg Config) (*Recorder, error) {
 	r, err := newRecorder(cfg)
 	if err != nil {
 		return nil, err
 	}
-	go r.run()
+	r.w = writerFor()
+	r.w.add(r)
 	return r, nil
 }
 
-// newRecorder is Start without the writer goroutine.
+// newRecorder is Start without a writer servicing the queue.
 func newRecorder(cfg Config) (*Recorder, error) {
 	if cfg.Path == "" {
 		return nil, fmt.Errorf("%w: Path is empty", ErrConfig)
-	}
-	var laws [2]*[256]int16
-	for c, pt := range cfg.AudioPT {
-		if laws[c] = lawFor(pt); laws[c] == nil {
-			return nil, fmt.Errorf("%w: AudioPT[%d] is %d, want %d (PCMU) or %d (PCMA)",
-				ErrConfig, c, pt, media.PayloadPCMU, media.PayloadPCMA)
-		}
 	}
 	queue := cfg.QueuePackets
 	switch {
@@ -233,12 +252,8 @@ func newRecorder(cfg Config) (*Recorder, error) {
 
 	r := &Recorder{
 		slots:       make([]slot, queue),
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
 		wf:          wf,
-		align:       newAligner(wf),
-		laws:        laws,
-		audioPT:     cfg.AudioPT,
+		align:       newAligner(sinkFor(wf, cfg.Live)),
 		flushEvery:  flushEvery,
 		lastFlush:   time.Now(),
 		log:         log.With("path", cfg.Path),
@@ -315,9 +330,9 @@ func (r *Recorder) Offer(p *Packet) bool {
 	s.n = copy(s.payload[:], p.Payload)
 	s.seq.Store(pos + 1)
 	r.packets.Add(1)
-	// No wake-up per packet: the writer drains on its own clock
-	// (drainEvery). Waking it for each packet cost 300 recorded calls
-	// 30,000 goroutine switches a second.
+	// No wake-up per packet: the shared writer drains on its own clock
+	// (drainEvery). Waking a writer for each packet cost 300 recorded
+	// calls 30,000 goroutine switches a second.
 	return true
 }
 
@@ -328,10 +343,16 @@ func (r *Recorder) Offer(p *Packet) bool {
 func (r *Recorder) Stop() (Stats, error) {
 	r.stopOnce.Do(func() {
 		r.closed.Store(true)
-		close(r.stop)
+		if r.w != nil {
+			r.w.remove(r)
+		}
+		r.mu.Lock() // waits for a sweep servicing r right now
+		defer r.mu.Unlock()
+		r.finish()
+		r.finished = true
+		r.stats = r.Stats()
 	})
-	<-r.done
-	return r.Stats(), r.err
+	return r.stats, r.err
 }
 
 // Stats returns the counters so far; it may be called at any time, from any
@@ -348,31 +369,23 @@ func (r *Recorder) Stats() Stats {
 	}
 }
 
-// run is the writer goroutine.
-func (r *Recorder) run() {
-	defer close(r.done)
-	tick := time.NewTicker(r.flushEvery)
-	defer tick.Stop()
-	drainTick := time.NewTicker(drainEvery)
-	defer drainTick.Stop()
-	for {
-		select {
-		case <-drainTick.C:
-		case <-tick.C:
-		case <-r.stop:
-			r.finish()
-			return
-		}
-		if r.beforeDrain != nil {
-			r.beforeDrain()
-		}
-		// A bounded batch at a time, so flushing keeps its schedule even
-		// if packets never stop coming.
-		for r.drain() {
-			r.maybeFlush()
-		}
+// service is one sweep's work for r, on its shard's goroutine: take the
+// queued packets, write them and flush when due.
+func (r *Recorder) service() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
+	if r.beforeDrain != nil {
+		r.beforeDrain()
+	}
+	// A bounded batch at a time, so flushing keeps its schedule even if
+	// packets never stop coming.
+	for r.drain() {
 		r.maybeFlush()
 	}
+	r.maybeFlush()
 }
 
 // drain processes queued packets, at most one queue's worth, and reports
@@ -395,7 +408,12 @@ func (r *Recorder) drain() bool {
 
 // process records one queued packet.
 func (r *Recorder) process(s *slot) {
-	if s.pt != r.audioPT[s.channel] || s.n == 0 {
+	// Each packet is decoded by its own payload type, not one negotiated
+	// at the start: PCMU (0) and PCMA (8) are static types (RFC 3551 §6)
+	// that no SDP can rebind, so a re-INVITE switching codecs mid-call
+	// keeps being recorded.
+	law := lawFor(s.pt)
+	if law == nil || s.n == 0 {
 		// RFC 3389 comfort noise and RFC 4733 telephone-events share the
 		// stream but are not audio samples; their timestamps are not used
 		// either (an event's stays at its start, RFC 4733 §2.5.1.2).
@@ -405,7 +423,7 @@ func (r *Recorder) process(s *slot) {
 	if r.err != nil {
 		return // the file is broken; keep emptying the queue
 	}
-	res, err := r.align.push(s.channel, r.laws[s.channel], s.ts, s.ssrc, s.arrival, s.payload[:s.n])
+	res, err := r.align.push(s.channel, law, s.ts, s.ssrc, s.arrival, s.payload[:s.n])
 	if res == late {
 		r.late.Add(1)
 	}

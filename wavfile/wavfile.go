@@ -61,12 +61,10 @@ const (
 	// bitsPerSample is fixed: the package writes 16-bit PCM only.
 	bitsPerSample  = 16
 	bytesPerSample = bitsPerSample / 8
-	// bufferSize is the bufio buffer between Write and the file.
-	bufferSize = 8 << 10
-	// encodeChunk is the size of the reused buffer samples are encoded into
-	// before they are handed to bufio; large writes are encoded in pieces so
-	// Write never allocates.
-	encodeChunk = 4 << 10
+	// minBuffer and maxBuffer bound the buffer between Write and the file,
+	// which holds about a second of audio (see bufferFor).
+	minBuffer = 8 << 10
+	maxBuffer = 64 << 10
 
 	minRate = 8000
 	maxRate = 48000
@@ -104,7 +102,6 @@ type Writer struct {
 	closed   bool
 	closeErr error
 
-	enc     [encodeChunk]byte
 	scratch [4]byte
 }
 
@@ -136,7 +133,7 @@ func Create(path string, channels, rate int) (*Writer, error) {
 	return &Writer{
 		path:       path,
 		f:          f,
-		bw:         bufio.NewWriterSize(f, bufferSize),
+		bw:         bufio.NewWriterSize(f, bufferFor(blockAlign, rate)),
 		channels:   channels,
 		rate:       rate,
 		blockAlign: blockAlign,
@@ -165,12 +162,21 @@ func (w *Writer) Write(samples []int16) error {
 		return fmt.Errorf("wavfile: write %s: %w", w.path, ErrTooLarge)
 	}
 	for len(samples) > 0 {
-		n := min(len(samples), encodeChunk/bytesPerSample)
-		b := w.enc[:n*bytesPerSample]
-		for i, s := range samples[:n] {
-			binary.LittleEndian.PutUint16(b[i*bytesPerSample:], uint16(s))
+		// Encode straight into the buffer's free space: no second copy.
+		buf := w.bw.AvailableBuffer()
+		n := min(len(samples), cap(buf)/bytesPerSample)
+		if n == 0 {
+			if err := w.bw.Flush(); err != nil {
+				w.err = fmt.Errorf("wavfile: write %s: %w", w.path, err)
+				return w.err
+			}
+			continue
 		}
-		written, err := w.bw.Write(b)
+		buf = buf[:n*bytesPerSample]
+		for i, s := range samples[:n] {
+			binary.LittleEndian.PutUint16(buf[i*bytesPerSample:], uint16(s))
+		}
+		written, err := w.bw.Write(buf)
 		w.dataBytes += int64(written)
 		if err != nil {
 			w.err = fmt.Errorf("wavfile: write %s: %w", w.path, err)
@@ -179,6 +185,15 @@ func (w *Writer) Write(samples []int16) error {
 		samples = samples[n:]
 	}
 	return nil
+}
+
+// bufferFor sizes a writer's buffer to hold a second of audio (within
+// minBuffer..maxBuffer), so a writer flushing once a second, as recordings
+// do, makes one write(2) a second: 300 recorded calls made four times as
+// many with an 8 KiB buffer.
+func bufferFor(blockAlign, rate int) int {
+	perSecond := blockAlign * rate
+	return min(maxBuffer, max(minBuffer, (perSecond+4095)&^4095))
 }
 
 // Flush pushes buffered audio to the file and rewrites the RIFF and data sizes
