@@ -42,6 +42,7 @@ type Server struct {
 	simulate   Simulator   // nil until SetSimulator
 	numbers    NumberAdmin // nil until SetNumberAdmin
 	presence   PresenceAPI // nil until SetPresence: the users endpoints answer 503
+	links      *playLinks  // signs the recordings' playback links (see playlink.go)
 }
 
 // maxBody caps request bodies on every route but the greeting upload, which
@@ -53,7 +54,7 @@ func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{store: st, checks: checks, log: log, mux: http.NewServeMux()}
+	s := &Server{store: st, checks: checks, log: log, mux: http.NewServeMux(), links: newPlayLinks()}
 	s.mux.HandleFunc("GET /healthz", s.health)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /api/calls", s.authed(s.listCalls))
@@ -73,7 +74,7 @@ func New(st *store.Store, checks map[string]Checker, log *slog.Logger) *Server {
 	s.mux.HandleFunc("DELETE /api/voicemails/{id}", s.userOrAdmin(s.deleteVoicemail))
 	s.mux.HandleFunc("POST /api/numbers/{number}/simulate", s.userOrAdmin(s.simulateCall))
 	s.mux.HandleFunc("GET /api/calls/{id}/recording", s.userOrAdmin(s.getRecording))
-	s.mux.HandleFunc("GET /api/calls/{id}/recording/audio", s.userOrAdmin(s.recordingAudio))
+	s.mux.HandleFunc("GET /api/calls/{id}/recording/audio", s.recordingAudioRoute())
 	s.mux.HandleFunc("DELETE /api/calls/{id}/recording", s.userOrAdmin(s.deleteRecording))
 	s.mux.HandleFunc("GET /api/numbers", s.userOrAdmin(s.listNumbers))
 	s.mux.HandleFunc("GET /api/numbers/{number}", s.userOrAdmin(s.getNumber))
@@ -190,7 +191,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 
 // callList is the JSON shape of GET /api/calls.
 type callList struct {
-	Calls []store.CallRecord `json:"calls"`
+	Calls []listedCall `json:"calls"`
 	// Next is the cursor for the next (older) page: pass it as ?before=.
 	Next string `json:"next,omitempty"`
 }
@@ -210,10 +211,8 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "call log unavailable")
 		return
 	}
-	if calls == nil {
-		calls = []store.CallRecord{}
-	}
-	writeJSON(w, http.StatusOK, callList{Calls: calls, Next: next})
+	// withRecordings makes a non-nil slice, so an empty log is [] not null.
+	writeJSON(w, http.StatusOK, callList{Calls: s.withRecordings(r, calls), Next: next})
 }
 
 func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {

@@ -485,6 +485,7 @@ function showSignin(error) {
   el.signin.hidden = false;
   el.me.hidden = true;
   for (const id of [...S.incoming.keys()]) removeIncoming(id);
+  stopPlayer();
   el.recentsList.replaceChildren();
   setText(el.signinError, error);
   render();
@@ -562,11 +563,130 @@ function renderRecents(calls) {
     dur.className = 'recent-duration muted';
     dur.textContent = rec.outcome === 'answered' ? clock(rec.duration_seconds || 0) : '';
     meta.append(when, badge, dur);
+    const play = recordingButton(rec, li);
+    if (play) meta.append(play);
 
     li.append(icon, main, meta);
+    li.dataset.callId = rec.id;
     return li;
   });
+  // A refresh must not cut off a recording being played: its player moves
+  // into the new item before the old one leaves the page, so the element
+  // is never out of the document long enough to be paused.
+  const host = player.callId && items.find((li) => li.dataset.callId === player.callId
+    && li.querySelector('[data-action="play-recording"]'));
+  if (host) host.append(player.box);
+  else stopPlayer();
   el.recentsList.replaceChildren(...items);
+}
+
+// ---------------------------------------------------------------------------
+// Call recordings: one player at a time, in the item of the call it plays.
+//
+// An <audio> element cannot send the bearer token, and the token must not
+// go into a URL; the recording's metadata (fetched with the token) carries
+// a short-lived playback link for this call's audio instead.
+
+/** The player on the page: the call it plays and its box in that item. */
+const player = { callId: null, box: null, seq: 0 };
+
+/**
+ * The recents item's recording control: "Play recording", or a disabled
+ * "Recording…" while the call is still recorded; null without a recording.
+ */
+function recordingButton(rec, li) {
+  const r = rec.recording;
+  if (!r || !rec.id) return null;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'btn btn-small recent-play';
+  button.dataset.action = 'play-recording';
+  if (r.state === 'recording') {
+    button.textContent = 'Recording…';
+    button.disabled = true;
+    return button;
+  }
+  button.textContent = 'Play recording';
+  button.title = r.duration_seconds ? `Recording, ${clock(r.duration_seconds)}` : 'Recording';
+  button.addEventListener('click', () => playRecording(rec.id, li));
+  return button;
+}
+
+async function playRecording(callId, li) {
+  stopPlayer(); // clicking again, or another call's button, starts afresh
+  const seq = ++player.seq;
+  const box = document.createElement('div');
+  box.className = 'recent-player';
+  const status = document.createElement('p');
+  status.className = 'recent-player-status muted';
+  status.setAttribute('role', 'status');
+  status.textContent = 'Loading the recording…';
+  box.append(status);
+  player.callId = callId;
+  player.box = box;
+  li.append(box);
+  try {
+    const res = await fetch(`/api/calls/${encodeURIComponent(callId)}/recording`, {
+      headers: { Accept: 'application/json', Authorization: `Bearer ${S.token}` },
+      cache: 'no-store',
+    });
+    if (!res.ok) throw new Error(await apiError(res));
+    const rec = await res.json();
+    if (seq !== player.seq) return; // another click took over
+    if (!rec.audio_url) throw new Error('the gateway sent no playback link');
+    const audio = document.createElement('audio');
+    audio.controls = true;
+    audio.preload = 'metadata';
+    audio.setAttribute('aria-label', 'Call recording');
+    audio.addEventListener('error', () => {
+      if (player.box !== box) return;
+      // The link lasts minutes: a player left paused longer than that
+      // needs a new one.
+      showPlayerError(box, 'The recording could not be played. Press Play recording to try again.');
+    });
+    audio.src = rec.audio_url;
+    box.replaceChildren(audio);
+    audio.play().catch(() => {}); // autoplay refused: the controls are there
+  } catch (err) {
+    if (seq !== player.seq) return;
+    showPlayerError(box, `Could not load the recording (${err.message}).`);
+  }
+}
+
+function showPlayerError(box, text) {
+  const p = document.createElement('p');
+  p.className = 'recent-player-status form-error';
+  p.setAttribute('role', 'alert');
+  p.textContent = text;
+  box.replaceChildren(p);
+}
+
+/** Stops and removes the player, if any. */
+function stopPlayer() {
+  const { box } = player;
+  player.callId = null;
+  player.box = null;
+  player.seq++;
+  if (!box) return;
+  const audio = box.querySelector('audio');
+  if (audio) {
+    audio.pause();
+    // Drops the element's connection, so it stops fetching the file.
+    audio.removeAttribute('src');
+    audio.load();
+  }
+  box.remove();
+}
+
+/** The "error" message of an API reply, or its status. */
+async function apiError(res) {
+  try {
+    const body = await res.json();
+    if (body && body.error) return body.error;
+  } catch {
+    // not JSON: fall through to the status
+  }
+  return `HTTP ${res.status}`;
 }
 
 // ---------------------------------------------------------------------------
