@@ -97,6 +97,7 @@ type Engine struct {
 	contacts CallerDirectory
 	prompts  *ivr.Prompts
 	mailbox  *ivr.Mailbox
+	streams  LiveStreams
 	stats    *media.Stats
 	log      *slog.Logger
 

@@ -18,6 +18,7 @@ import (
 type callRecording struct {
 	r      *recorder.Recorder
 	callID string
+	live   LiveStream // nil: not streamed
 }
 
 // tap adapts the recorder to the bridge's Tap: side A (the caller) is the
@@ -60,12 +61,17 @@ func (s *session) startRecording(ctx context.Context, number string, consent ivr
 		CallID: s.rec.ID, Number: number, File: rel, StartedAt: time.Now().UTC(),
 		Channels: 2, State: store.RecordingActive, ConsentPlayed: true,
 	}
+	live := s.startStream(ctx, number)
 	r, err := recorder.Start(recorder.Config{
 		Path:    filepath.Join(s.e.cfg.DataDir, filepath.FromSlash(rel)),
 		Prelude: prelude,
+		Live:    live, // a nil LiveStream converts to a nil LiveSink
 	})
 	if err != nil {
 		s.log.Error("call not recorded", "error", err)
+		if live != nil {
+			go live.Stop("error")
+		}
 		return
 	}
 	// Tap first: the recorder's queue holds the packets while the record
@@ -75,9 +81,12 @@ func (s *session) startRecording(ctx context.Context, number string, consent ivr
 		s.log.Error("call not recorded: no record", "error", err)
 		s.bridge.SetTap(nil)
 		_, _ = r.Stop()
+		if live != nil {
+			go live.Stop("error")
+		}
 		return
 	}
-	s.recording = &callRecording{r: r, callID: s.rec.ID}
+	s.recording = &callRecording{r: r, callID: s.rec.ID, live: live}
 	metrics.RecordingsActive.Inc()
 	s.log.Info("recording the call", "file", rel)
 }
@@ -94,6 +103,11 @@ func (s *session) stopRecording() {
 		s.bridge.SetTap(nil)
 	}
 	st, err := cr.r.Stop()
+	if cr.live != nil {
+		// After the recorder stopped: the stream has had all the audio.
+		// The stop event may wait on a slow consumer; the call does not.
+		go cr.live.Stop("hangup")
+	}
 	metrics.RecordingsActive.Dec()
 	metrics.RecordingDropped.Add(float64(st.Dropped))
 	if err != nil {

@@ -128,6 +128,7 @@ users:
 recording:
   allowed: false
   retention_days: 30
+  stream_url: "wss://transcribe.example.com/calls"
 teams:
   - { name: sales, ring: rotation, member_timeout: 10s }
 greetings:
@@ -223,7 +224,7 @@ numbers:
 		},
 		Teams:     []Team{{Name: "sales", Ring: "rotation", MemberTimeout: 10 * time.Second}},
 		Greetings: Greetings{MaxLength: 45 * time.Second},
-		Recording: Recording{RetentionDays: 30},
+		Recording: Recording{RetentionDays: 30, StreamURL: "wss://transcribe.example.com/calls"},
 		WebRTC: WebRTC{
 			PublicIPs: []string{"203.0.113.10"}, Ports: "40000-40999", PortMin: 40000, PortMax: 40999,
 			Loopback: true, Interfaces: []string{"eth0"}, STUN: []string{"stun:stun.example.com:3478"},

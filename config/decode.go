@@ -310,6 +310,7 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) {
 			d.mapping(n, p, keys{
 				"allowed":        d.boolean(&cfg.Recording.Allowed),
 				"retention_days": d.integer(&cfg.Recording.RetentionDays),
+				"stream_url":     d.str(&cfg.Recording.StreamURL),
 			})
 		},
 		"trunks": func(n *yaml.Node, p string) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"switchboard/livestream"
 	"switchboard/phone"
 )
 
@@ -55,6 +56,12 @@ func (d *decoder) validate(c *Config) {
 	d.validateTeams(c)
 	if c.Recording.RetentionDays < 0 || c.Recording.RetentionDays > 36500 {
 		d.failAt("recording.retention_days", "%d is out of range (0 keeps recordings; at most 36500)", c.Recording.RetentionDays)
+	}
+	if c.Recording.StreamURL != "" {
+		// The stream's own check, so config and client agree on what runs.
+		if _, err := livestream.ParseURL(c.Recording.StreamURL); err != nil {
+			d.failAt("recording.stream_url", "%v", strings.TrimPrefix(err.Error(), livestream.ErrConfig.Error()+": "))
+		}
 	}
 }
 

@@ -19,6 +19,10 @@ type Recording struct {
 	// RetentionDays (yaml "retention_days") deletes recordings older than
 	// this many days (a daily sweep); 0 keeps them. Default 90.
 	RetentionDays int
+	// StreamURL (yaml "stream_url"), when set, streams every recorded
+	// call's audio live to this ws:// or wss:// URL (docs/livestream.md).
+	// Empty streams nothing.
+	StreamURL string
 }
 
 // Greetings bounds uploaded greeting files (yaml "greetings").

@@ -56,6 +56,25 @@ var (
 	})
 )
 
+var (
+	// LiveStreams counts live media streams by how they ended: "complete"
+	// (the consumer had every frame), "incomplete" (connected, but frames
+	// were dropped or the consumer went away) or "failed" (never connected).
+	LiveStreams = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_livestreams_total",
+		Help: "Live media streams of recorded calls, by how they ended: complete, incomplete or failed.",
+	}, []string{"result"})
+	// LiveStreamDropped counts 20 ms frames (per channel) a live stream did
+	// not deliver; the call and its recording were not affected.
+	LiveStreamDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_livestream_dropped_frames_total",
+		Help: "20 ms audio frames (per channel) a live media stream did not deliver (slow or failed consumer).",
+	})
+)
+
 func init() {
-	Registry.MustRegister(RecordingsActive, RecordingDropped)
+	Registry.MustRegister(RecordingsActive, RecordingDropped, LiveStreams, LiveStreamDropped)
+	for _, r := range []string{"complete", "incomplete", "failed"} {
+		LiveStreams.WithLabelValues(r)
+	}
 }

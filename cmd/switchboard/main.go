@@ -125,6 +125,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	engine := call.New(ec, st, sipSrv, stats, log)
 	engine.SetContacts(contacts.New(contacts.FromConfig(cfg.Contacts)))
 	engine.SetVoice(vc.prompts, vc.mailbox)
+	streams, stopStreams := newLiveStreams(cfg.Recording.StreamURL, log)
+	if streams != nil {
+		engine.SetLiveStreams(streams)
+	}
 	vc.warm(ctx, ec, log)
 	sipSrv.SetHandler(engine)
 
@@ -213,6 +217,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	engine.Drain(drainCtx)
 	cancel()
+	stopStreams(5 * time.Second)
 	sig.Close()
 	sipSrv.Close()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
