@@ -81,3 +81,43 @@ func TestLiveSinkGetsTheFileAudio(t *testing.T) {
 		}
 	}
 }
+
+// Test60msPacketsTakeThreeSlots: a 60 ms packet is queued as three 20 ms
+// parts and recorded exactly as the same audio in 20 ms packets; a queue
+// without room for all three parts refuses the packet whole.
+func Test60msPacketsTakeThreeSlots(t *testing.T) {
+	short := tonePackets(0, media.PayloadPCMA, 440, 30, 7, 1000)
+	var long []Packet
+	for k := 0; k < len(short); k += 3 {
+		p := short[k]
+		p.Payload = slices.Concat(short[k].Payload, short[k+1].Payload, short[k+2].Payload)
+		long = append(long, p)
+	}
+	_, want := record(t, Config{}, short)
+	st, got := record(t, Config{QueuePackets: 3 * len(long)}, long)
+	if st.Packets != uint64(len(long)) || st.Dropped != 0 {
+		t.Fatalf("stats %+v, want %d packets, none dropped", st, len(long))
+	}
+	if i := firstDiff(got.ch[0], want.ch[0]); i >= 0 || len(got.ch[0]) != len(want.ch[0]) {
+		t.Fatalf("60 ms packets recorded differently from 20 ms ones (first difference at %d, lengths %d/%d)",
+			i, len(got.ch[0]), len(want.ch[0]))
+	}
+
+	r, err := newRecorder(Config{Path: filepath.Join(t.TempDir(), "call.wav"), QueuePackets: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.wf.Close()
+	if !r.Offer(&long[0]) {
+		t.Fatal("a 60 ms packet was refused by an empty 4-slot queue")
+	}
+	if r.Offer(&long[1]) {
+		t.Fatal("a 60 ms packet was taken by a queue with one free slot")
+	}
+	if !r.Offer(&short[0]) {
+		t.Fatal("a 20 ms packet was refused with one slot free")
+	}
+	if st := r.Stats(); st.Packets != 2 || st.Dropped != 1 {
+		t.Fatalf("stats %+v, want 2 taken and 1 dropped", st)
+	}
+}

@@ -650,8 +650,7 @@ func BenchmarkOffer(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.wf.Close()
-	p := tonePackets(0, media.PayloadPCMU, 440, 1, 1, 0)[0]
-	p.PT = ptCN // a full-size payload the untimed draining need not write
+	p := tonePackets(0, media.PayloadPCMU, 440, 1, 1, 0)[0] // 20 ms of audio, copied whole
 	var full uint64
 	b.ReportAllocs()
 	for b.Loop() {
@@ -665,8 +664,8 @@ func BenchmarkOffer(b *testing.B) {
 				b.Fatal("Offer refused into an empty queue")
 			}
 		}
-		p.TS += 160
-		p.Arrival += int64(20 * time.Millisecond)
+		// The packet repeats one position, so the untimed draining
+		// writes next to nothing however long the benchmark runs.
 	}
 	if st := r.Stats(); st.Dropped != full {
 		b.Fatalf("%d dropped, %d of them with the queue full", st.Dropped, full)
