@@ -166,14 +166,20 @@ type slot struct {
 type Recorder struct {
 	// tail is the next queue position to claim; it is written by every
 	// Offer, so it gets a cache line of its own.
-	_       [64]byte
-	tail    atomic.Uint64
-	_       [56]byte
+	_    [64]byte
+	tail atomic.Uint64
+	_    [56]byte
+	// Each channel's counters are written by that channel's relay
+	// goroutine alone, on a line of their own: shared with the other
+	// direction or the writer, every Offer would pull the line across
+	// cores (perf put Offer at 450 ns in the gateway, 26 ns alone).
+	counts [2]struct {
+		packets, dropped atomic.Uint64
+		_                [48]byte
+	}
+	// Read-mostly from here.
 	closed  atomic.Bool
-	dropped atomic.Uint64
-	packets atomic.Uint64
-	late    atomic.Uint64
-	ignored atomic.Uint64
+	refused atomic.Uint64 // packets for no channel (0 or 1): dropped, never expected
 
 	slots []slot
 	w     *writer // the shard that services the queue
@@ -182,6 +188,8 @@ type Recorder struct {
 	// (service) or Stop (finish). The fields below are theirs.
 	mu          sync.Mutex
 	finished    bool
+	late        atomic.Uint64 // atomic only for Stats
+	ignored     atomic.Uint64 // atomic only for Stats
 	head        uint64
 	wf          *wavfile.Writer
 	align       *aligner
@@ -304,8 +312,13 @@ func (r *Recorder) Offer(p *Packet) bool {
 	if r.closed.Load() {
 		return false
 	}
-	if p.Channel != 0 && p.Channel != 1 || len(p.Payload) > MaxPayload {
-		r.dropped.Add(1)
+	if p.Channel != 0 && p.Channel != 1 {
+		r.refused.Add(1)
+		return false
+	}
+	counts := &r.counts[p.Channel]
+	if len(p.Payload) > MaxPayload {
+		counts.dropped.Add(1)
 		return false
 	}
 	// Only G.711 is recorded, one byte a sample, so a longer packet splits
@@ -318,7 +331,7 @@ func (r *Recorder) Offer(p *Packet) bool {
 	parts := max(1, (len(payload)+slotPayload-1)/slotPayload)
 	pos, ok := r.claim(uint64(parts))
 	if !ok {
-		r.dropped.Add(1)
+		counts.dropped.Add(1)
 		return false
 	}
 	n := uint64(len(r.slots))
@@ -331,7 +344,7 @@ func (r *Recorder) Offer(p *Packet) bool {
 		s.n = uint16(copy(s.payload[:], part))
 		s.seq.Store(pos + uint64(i) + 1)
 	}
-	r.packets.Add(1)
+	counts.packets.Add(1)
 	// No wake-up per packet: the shared writer drains on its own clock
 	// (drainEvery). Waking a writer for each packet cost 300 recorded
 	// calls 30,000 goroutine switches a second.
@@ -396,9 +409,9 @@ func (r *Recorder) Stats() Stats {
 		Frames:   r.wf.Frames(),
 		Duration: r.wf.Duration(),
 		Bytes:    r.wf.Bytes(),
-		Dropped:  r.dropped.Load(),
+		Dropped:  r.counts[0].dropped.Load() + r.counts[1].dropped.Load() + r.refused.Load(),
 		Late:     r.late.Load(),
-		Packets:  r.packets.Load(),
+		Packets:  r.counts[0].packets.Load() + r.counts[1].packets.Load(),
 		Ignored:  r.ignored.Load(),
 	}
 }
