@@ -7,8 +7,10 @@
 // (writers.go) take each recording's queued packets every 100 ms, decode
 // G.711, place each channel's audio on a shared timeline by RTP timestamp
 // (see align.go) and append it to a standard stereo 8 kHz 16-bit WAV file
-// (channel 0 left, channel 1 right), flushing at least every FlushEvery. After a crash, wavfile.Repair makes the file playable up to
-// about FlushEvery plus 60 ms before the crash.
+// (channel 0 left, channel 1 right), flushing at least every FlushEvery.
+// After a crash, wavfile.Repair makes the file playable up to at most
+// FlushEvery plus 160 ms (the drain interval and the reordering window)
+// before the crash: under a second by default.
 //
 // The package knows RTP and G.711, nothing of SIP or WebSocket.
 package recorder
@@ -30,19 +32,26 @@ import (
 const MaxPayload = 480
 
 // DefaultQueuePackets is the queue length when Config.QueuePackets is 0:
-// 256 slots is about 2.5 s of both legs at 20 ms, enough to ride out a
-// disk stall without dropping.
-const DefaultQueuePackets = 256
+// 128 slots is about 1.3 s of both legs at 20 ms, so the writer may stall on
+// the disk for over a second before a packet is dropped. A longer queue rides
+// out longer stalls but is cold memory for the relay to write into: 256
+// slots cost measurably more gateway CPU (docs/BENCHMARKS.md, section 6).
+const DefaultQueuePackets = 128
 
 // slotPayload is the audio one queue slot holds: 20 ms of G.711, the usual
 // packet. A longer G.711 packet is queued as consecutive 20 ms parts, each
 // placed by its own timestamp, so slots stay small (three cache lines
-// rather than nine): 300 recorded calls' queues are 14 MB, not 40 MB, of
+// rather than nine): 300 recorded calls' queues are 7 MB, not 20 MB, of
 // memory the relay writes into.
 const slotPayload = 160
 
-// DefaultFlushEvery is the flush interval when Config.FlushEvery is 0.
-const DefaultFlushEvery = time.Second
+// DefaultFlushEvery is the flush interval when Config.FlushEvery is 0: 800
+// ms, so that with the 100 ms drain interval and the 60 ms reordering window
+// a crash loses less than a second of audio.
+const DefaultFlushEvery = 800 * time.Millisecond
+
+// bytesPerSecond is the stereo 16-bit WAV data rate at 8 kHz.
+const bytesPerSecond = 2 * 2 * sampleRate
 
 // ErrConfig is returned by Start for an invalid Config; the wrapped message
 // names the field.
@@ -251,7 +260,12 @@ func newRecorder(cfg Config) (*Recorder, error) {
 		log = slog.Default()
 	}
 
-	wf, err := wavfile.Create(cfg.Path, 2, sampleRate)
+	// The file's buffer holds a flush interval's audio (32 KiB by
+	// default), so each flush is one write(2) and nothing reaches the
+	// file in between: four overflows a second of a small buffer cost 300
+	// recorded calls 900 more write(2)s a second.
+	buffer := int(int64(bytesPerSecond) * int64(flushEvery+drainEvery) / int64(time.Second))
+	wf, err := wavfile.Create(cfg.Path, 2, sampleRate, wavfile.BufferSize(buffer))
 	if err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
@@ -477,9 +491,11 @@ func (r *Recorder) process(s *slot) {
 	r.fail(err)
 }
 
-// maybeFlush flushes when FlushEvery has passed since the last flush.
+// maybeFlush flushes when FlushEvery would pass before the next sweep.
 func (r *Recorder) maybeFlush() {
-	if r.err != nil || time.Since(r.lastFlush) < r.flushEvery {
+	// Flush at the last sweep before FlushEvery has passed: the next one
+	// would be late.
+	if r.err != nil || time.Since(r.lastFlush) < r.flushEvery-drainEvery {
 		return
 	}
 	r.lastFlush = time.Now()

@@ -143,7 +143,8 @@ func TestRecordTwoTones(t *testing.T) {
 			caller := tonePackets(0, tc.pt[0], 440, 100, 0xCA11, 3_000_000_000)
 			answer := tonePackets(1, tc.pt[1], 1000, 100, 0xA115, 17)
 			path := filepath.Join(t.TempDir(), "call.wav")
-			r, err := Start(Config{Path: path})
+			// All 200 packets are offered at once, faster than real time.
+			r, err := Start(Config{Path: path, QueuePackets: 256})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -367,7 +368,7 @@ func copyFile(t *testing.T, from, to string) {
 func TestRecordCrashLeavesRepairableFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "call.wav")
-	r, err := Start(Config{Path: path, FlushEvery: 200 * time.Millisecond})
+	r, err := Start(Config{Path: path, FlushEvery: 200 * time.Millisecond, QueuePackets: 256})
 	if err != nil {
 		t.Fatal(err)
 	}

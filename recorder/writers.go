@@ -8,7 +8,7 @@ import (
 )
 
 // drainEvery is how often a writer takes its recordings' queued packets:
-// 100 ms is 5 packets a channel, far inside the queue's 2.5 s, and batches
+// 100 ms is 5 packets a channel, far inside the queue's 1.3 s, and batches
 // the work.
 const drainEvery = 100 * time.Millisecond
 
@@ -21,7 +21,7 @@ const drainEvery = 100 * time.Millisecond
 // 3,300 times a second to do a few microseconds of work each time. The
 // price is that recordings on one shard share its time, so a disk that
 // stalls one file delays the others on that shard too; their queues ride it
-// out for 2.5 s and then drop (counted), and the relay is never delayed.
+// out for over a second and then drop (counted); the relay is never delayed.
 type writer struct {
 	mu      sync.Mutex
 	recs    []*Recorder

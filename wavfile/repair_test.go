@@ -85,7 +85,7 @@ func TestRepairAfterCrash(t *testing.T) {
 				writeChunked(t, w, audio[8000:24000], 160)
 				crash(t, w)
 				// At most the buffer's worth of the unflushed audio is lost.
-				return 24000 - bufferFor(2, 8000)/2, -1
+				return 24000 - defaultBuffer/2, -1
 			},
 		},
 		{
@@ -93,7 +93,7 @@ func TestRepairAfterCrash(t *testing.T) {
 			run: func(t *testing.T, w *Writer, path string, audio []int16) (int, int) {
 				writeChunked(t, w, audio[:12000], 160)
 				crash(t, w)
-				return 12000 - bufferFor(2, 8000)/2, -1
+				return 12000 - defaultBuffer/2, -1
 			},
 		},
 		{
@@ -101,7 +101,7 @@ func TestRepairAfterCrash(t *testing.T) {
 			run: func(t *testing.T, w *Writer, path string, audio []int16) (int, int) {
 				writeChunked(t, w, audio[:24000], 160)
 				crash(t, w)
-				return 24000 - bufferFor(2, 8000)/2, -1
+				return 24000 - defaultBuffer/2, -1
 			},
 		},
 		{

@@ -61,10 +61,13 @@ const (
 	// bitsPerSample is fixed: the package writes 16-bit PCM only.
 	bitsPerSample  = 16
 	bytesPerSample = bitsPerSample / 8
-	// minBuffer and maxBuffer bound the buffer between Write and the file,
-	// which holds about a second of audio (see bufferFor).
-	minBuffer = 8 << 10
-	maxBuffer = 64 << 10
+	// defaultBuffer is the buffer between Write and the file: small, so
+	// that audio reaches the file (and survives a killed process) in
+	// pieces between flushes. BufferSize sets another, within
+	// minBuffer..maxBuffer.
+	defaultBuffer = 8 << 10
+	minBuffer     = 4 << 10
+	maxBuffer     = 1 << 20
 
 	minRate = 8000
 	maxRate = 48000
@@ -109,7 +112,11 @@ type Writer struct {
 // mode 0750), writes a canonical 44-byte header for channels (1 or 2) and rate
 // (8000..48000 Hz) 16-bit PCM with both sizes provisionally 0, and returns a
 // Writer positioned after it. Like os.Create it truncates an existing file.
-func Create(path string, channels, rate int) (*Writer, error) {
+func Create(path string, channels, rate int, opts ...Option) (*Writer, error) {
+	o := options{buffer: defaultBuffer}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if channels != 1 && channels != 2 {
 		return nil, fmt.Errorf("wavfile: create %s: channels %d, want 1 or 2", path, channels)
 	}
@@ -133,7 +140,7 @@ func Create(path string, channels, rate int) (*Writer, error) {
 	return &Writer{
 		path:       path,
 		f:          f,
-		bw:         bufio.NewWriterSize(f, bufferFor(blockAlign, rate)),
+		bw:         bufio.NewWriterSize(f, o.buffer),
 		channels:   channels,
 		rate:       rate,
 		blockAlign: blockAlign,
@@ -187,13 +194,19 @@ func (w *Writer) Write(samples []int16) error {
 	return nil
 }
 
-// bufferFor sizes a writer's buffer to hold a second of audio (within
-// minBuffer..maxBuffer), so a writer flushing once a second, as recordings
-// do, makes one write(2) a second: 300 recorded calls made four times as
-// many with an 8 KiB buffer.
-func bufferFor(blockAlign, rate int) int {
-	perSecond := blockAlign * rate
-	return min(maxBuffer, max(minBuffer, (perSecond+4095)&^4095))
+// Option changes how Create sets up a Writer.
+type Option func(*options)
+
+type options struct{ buffer int }
+
+// BufferSize sets the buffer between Write and the file to n bytes, rounded
+// up to 4 KiB and bounded to 4 KiB..1 MiB (default 8 KiB). A writer that
+// flushes on a schedule and can afford the memory sizes it to hold one
+// interval's audio, so each flush is one write(2): the buffer's own
+// overflows would otherwise add several a second. Audio in the buffer is
+// lost if the process dies, so the interval must bound the loss.
+func BufferSize(n int) Option {
+	return func(o *options) { o.buffer = min(maxBuffer, max(minBuffer, (n+4095)&^4095)) }
 }
 
 // Flush pushes buffered audio to the file and rewrites the RIFF and data sizes

@@ -546,3 +546,49 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+// TestBufferSize: a bigger buffer holds audio until Flush (one write), the
+// default one lets it reach the file in pieces; both end up whole.
+func TestBufferSize(t *testing.T) {
+	audio := make([]int16, 15000) // 30,000 bytes of mono audio
+	for i := range audio {
+		audio[i] = int16(i)
+	}
+	tests := []struct {
+		name    string
+		opts    []Option
+		minDisk int64 // audio bytes on disk before Flush, at least
+		maxDisk int64 // and at most
+	}{
+		{"default 8 KiB", nil, 30000 - defaultBuffer, 30000},
+		{"32 KiB holds it all", []Option{BufferSize(32000)}, 0, 0},
+		{"below the minimum is 4 KiB", []Option{BufferSize(1)}, 30000 - minBuffer, 30000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "a.wav")
+			w, err := Create(path, 1, 8000, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for off := 0; off < len(audio); off += 160 {
+				if err := w.Write(audio[off:min(off+160, len(audio))]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if onDisk := fi.Size() - headerSize; onDisk < tc.minDisk || onDisk > tc.maxDisk {
+				t.Fatalf("%d audio bytes on disk before Flush, want %d..%d", onDisk, tc.minDisk, tc.maxDisk)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Stat(path); err != nil || fi.Size() != headerSize+30000 {
+				t.Fatalf("after Close: %v, %v; want %d bytes", fi.Size(), err, headerSize+30000)
+			}
+		})
+	}
+}
