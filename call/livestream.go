@@ -10,7 +10,7 @@ import (
 // StreamInfo describes a recorded call whose audio is streamed live.
 type StreamInfo struct {
 	CallID, Number, Caller, Callee, Direction string
-	StartedAt                                 time.Time
+	StartedAt                                 time.Time // when the call started
 }
 
 // LiveStream is one call's live media stream: it receives the recording's
@@ -43,7 +43,7 @@ func (s *session) startStream(ctx context.Context, number string) LiveStream {
 	}
 	ls, err := s.e.streams.StartStream(ctx, StreamInfo{
 		CallID: s.rec.ID, Number: number, Caller: s.rec.Caller, Callee: s.rec.Callee,
-		Direction: string(s.rec.Direction), StartedAt: time.Now().UTC(),
+		Direction: string(s.rec.Direction), StartedAt: s.rec.StartedAt,
 	})
 	if err != nil {
 		s.log.Warn("call recorded without its live stream", "error", err)
