@@ -837,15 +837,23 @@ func TestWebRTCWriteAllocs(t *testing.T) {
 			}
 		}
 	}
+	// AllocsPerRun counts the whole process, and the browser's side, in
+	// this process too, decrypts what we send with allocations of its own
+	// (pion's receive path) whenever it runs alongside. Those come and go
+	// with scheduling; an allocation of WriteRTP is in every round. So the
+	// fewest of several rounds is WriteRTP's.
 	var seq uint16
-	allocs := testing.AllocsPerRun(500, func() {
-		seq++
-		pkt[2], pkt[3] = byte(seq>>8), byte(seq)
-		if err := peer.WriteRTP(pkt); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Logf("WebRTCPeer.WriteRTP: %v allocations per packet", allocs)
+	allocs := math.Inf(1)
+	for range 5 {
+		allocs = min(allocs, testing.AllocsPerRun(200, func() {
+			seq++
+			pkt[2], pkt[3] = byte(seq>>8), byte(seq)
+			if err := peer.WriteRTP(pkt); err != nil {
+				t.Fatal(err)
+			}
+		}))
+	}
+	t.Logf("WebRTCPeer.WriteRTP: %v allocations per packet (fewest of 5 rounds)", allocs)
 	if allocs > 0 {
 		t.Fatalf("WriteRTP allocates %v times per packet, want 0", allocs)
 	}
