@@ -348,73 +348,22 @@ func TestRecordingTwoChannels(t *testing.T) {
 	requireTools(t, "espeak-ng")
 	callee := newToneCallee(t, media.PayloadPCMU, recCalleeFreq, recCalleeLevel)
 	g := startGateway(t, gatewayOptions{Proxy: callee.addr(), Numbers: recordedNumber()})
-	caller := newGoCaller(t)
-	peer := newVoicePeer(t)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
-	dlg, _, err := caller.callProgress(ctx, g.sipAddr, ourNumber, voiceSDP(peer.port()))
-	if err != nil {
-		t.Fatalf("call: %v (callee: %v)", err, callee.problems())
-	}
-	// The answer, as the caller knows it: its 200 OK (ACKed at once).
-	answeredAt := time.Now()
-	answer, err := parseAudioSDP(dlg.InviteResponse.Body())
-	if err != nil {
-		t.Fatalf("gateway's answer: %v\n%s", err, dlg.InviteResponse.Body())
-	}
-	peer.startTalking(answer.Addr) // resets what it says: tell it after
-	peer.say(toneSpec{Freq: recCallerFreq, Level: recCallerLevel})
 
-	// Talk: until 3 s of the callee's tone reached the caller after the
-	// answer, both sides sending all along.
-	const talk = 3 * time.Second
-	err = peer.awaitFrames(ctx, func(fs []audioFrame) bool {
-		n := 0
-		for _, f := range fs {
-			if f.At.After(answeredAt) && f.tone(recCalleeFreq, 20) {
-				n++
-			}
+	// Talk for 3 s, both sides sending all along; during the call the
+	// recording is in progress and may not be deleted.
+	res := talkRecorded(ctx, t, g, callee, 3*time.Second, func(id string, _ *voicePeer) {
+		if rec, status := g.recording(t, id); status != http.StatusOK || rec.State != "recording" {
+			t.Errorf("during the call: GET recording %d %s, want 200 with state recording", status, rec)
 		}
-		return n >= int(talk/frameDuration)
+		if res := g.api(t, http.MethodDelete, recordingPath(id), nil, nil); res.Status != http.StatusConflict {
+			t.Errorf("DELETE while recording: %d %s, want 409", res.Status, res.Body)
+		}
 	})
-	if err != nil {
-		t.Fatalf("the callee's tone did not reach the caller for %s: %v (callee: %v)", talk, err, callee.problems())
-	}
-	id := g.openCall(t, time.Second)
-	if rec, status := g.recording(t, id); status != http.StatusOK || rec.State != "recording" {
-		t.Errorf("during the call: GET recording %d %s, want 200 with state recording", status, rec)
-	}
-	if res := g.api(t, http.MethodDelete, recordingPath(id), nil, nil); res.Status != http.StatusConflict {
-		t.Errorf("DELETE while recording: %d %s, want 409", res.Status, res.Body)
-	}
-	hangupAt := time.Now()
-	byeCtx, byeCancel := context.WithTimeout(ctx, 5*time.Second)
-	defer byeCancel()
-	if err := dlg.Bye(byeCtx); err != nil {
-		t.Errorf("caller's BYE: %v", err)
-	}
-	peer.stopTalking()
-	talked := hangupAt.Sub(answeredAt)
-	call := g.waitEndedCall(t, 10*time.Second)
-	checkRecord(t, call, wantRecord("answered", "normal_clearing", "caller", 200))
-	for _, err := range append(callee.problems(), peer.sendProblems()...) {
-		t.Errorf("peer: %v", err)
-	}
+	call, rec, a, file := res.Call, res.Rec, res.Audio, res.File
+	talked := res.HangupAt.Sub(res.AnsweredAt)
 
-	var rec recordingInfo
-	if err := waitFor(ctx, 5*time.Second, func() bool {
-		var status int
-		rec, status = g.recording(t, call.ID)
-		return status == http.StatusOK && rec.State != "recording"
-	}); err != nil {
-		t.Fatalf("recording of the ended call not closed within 5 s: %s", rec)
-	}
-	a, file := g.recordingAudio(t, call.ID)
-	checkRecordingInfo(t, rec, call.ID, "complete", a, file)
-	if rec.DroppedPackets != 0 {
-		t.Errorf("recording dropped %d packets on an idle machine", rec.DroppedPackets)
-	}
 	onDisk, err := os.ReadFile(filepath.Join(g.dataDir, filepath.FromSlash(rec.File)))
 	if err != nil || string(onDisk) != string(file) {
 		t.Errorf("data_dir/%s: %v; %d bytes, identical to the download: %v", rec.File, err, len(onDisk), string(onDisk) == string(file))
@@ -426,19 +375,16 @@ func TestRecordingTwoChannels(t *testing.T) {
 			part.Status, len(part.Body), part.Header.Get("Content-Range"))
 	}
 
-	consent, ok := consentLength(a)
-	if !ok {
-		t.Fatalf("the right channel never carries the callee's %.0f Hz tone (%s recorded)", recCalleeFreq, samplesDuration(len(a.Right)))
-	}
-	checkConsentPart(t, a, consent)
-	live := samplesDuration(len(a.Left) - consent)
+	// talkRecorded checked the consent at the start and the tones of the
+	// live part; here its length: as long as the caller talked.
+	live := samplesDuration(len(a.Left) - res.Consent)
 	t.Logf("recording: %s in all, consent %s, live %s; the caller talked %s (answer to BYE)",
-		samplesDuration(len(a.Left)), samplesDuration(consent), live, talked.Round(time.Millisecond))
+		samplesDuration(len(a.Left)), samplesDuration(res.Consent), live, talked.Round(time.Millisecond))
 	// Where the time goes at the start: the gateway notes the answer, then
 	// starts the recorder (started_at) and only then taps the bridge.
 	if call.AnsweredAt != nil {
 		t.Logf("after the caller's 200: the record's answered_at %+v, the recording's started_at %+v",
-			call.AnsweredAt.Sub(answeredAt).Round(time.Millisecond), rec.StartedAt.Sub(answeredAt).Round(time.Millisecond))
+			call.AnsweredAt.Sub(res.AnsweredAt).Round(time.Millisecond), rec.StartedAt.Sub(res.AnsweredAt).Round(time.Millisecond))
 	}
 	if d := live - talked; d < -40*time.Millisecond || d > 40*time.Millisecond {
 		t.Errorf("the recording's live part lasts %s, the caller talked %s from the answer to the BYE: %+v off, want within 40 ms",
@@ -446,16 +392,6 @@ func TestRecordingTwoChannels(t *testing.T) {
 		for _, l := range g.logLines("record") {
 			t.Logf("log: %s", l)
 		}
-	}
-
-	// The live part, frame by frame, away from its edges: the channels
-	// start and end up to a packet apart.
-	const edge = 2 * frameSamples
-	if from, to := consent+edge, len(a.Left)-edge; to-from >= 50*frameSamples {
-		checkToneFrames(t, "left (caller)", a.Left[from:to], recCallerFreq, recCallerLevel, recCalleeFreq, 2)
-		checkToneFrames(t, "right (callee)", a.Right[from:to], recCalleeFreq, recCalleeLevel, recCallerFreq, 2)
-	} else {
-		t.Errorf("the live part holds %s, too little to analyse", live)
 	}
 
 	// Deleting it removes the record and the file.
@@ -468,6 +404,119 @@ func TestRecordingTwoChannels(t *testing.T) {
 	if files := g.recordingFiles(t); len(files) != 0 {
 		t.Errorf("files left under data_dir/recordings after DELETE: %v", files)
 	}
+}
+
+// recordedTalk is one recorded call and what came of it.
+type recordedTalk struct {
+	Call       callRecord
+	Rec        recordingInfo
+	Audio      stereoAudio
+	File       []byte // the WAV as downloaded
+	Consent    int    // samples of the recording before the live part
+	AnsweredAt time.Time
+	HangupAt   time.Time // just before the caller's BYE
+	// Heard are the frames the caller received after the answer, up to
+	// the BYE.
+	Heard []audioFrame
+}
+
+// talkRecorded places a call from a Go caller speaking 440 Hz to
+// recordedNumber on g, forwarded to callee (1 kHz), and lets both sides
+// talk until the caller heard talk of the callee's tone and the callee
+// heard talk of the caller's; then beforeHangup (may be nil) runs with the
+// call id and the caller's RTP peer, and the caller hangs up. It checks what must hold whatever
+// becomes of a live stream: the call record, that audio flowed both ways,
+// and a complete recording with the consent, then the caller's tone on the
+// left and the callee's on the right. It returns the call and its
+// recording.
+func talkRecorded(ctx context.Context, t *testing.T, g *gateway, callee *toneCallee, talk time.Duration, beforeHangup func(id string, peer *voicePeer)) recordedTalk {
+	t.Helper()
+	caller := newGoCaller(t)
+	peer := newVoicePeer(t)
+	dlg, _, err := caller.callProgress(ctx, g.sipAddr, ourNumber, voiceSDP(peer.port()))
+	if err != nil {
+		t.Fatalf("call: %v (callee: %v)", err, callee.problems())
+	}
+	res := recordedTalk{AnsweredAt: time.Now()}
+	answer, err := parseAudioSDP(dlg.InviteResponse.Body())
+	if err != nil {
+		t.Fatalf("gateway's answer: %v\n%s", err, dlg.InviteResponse.Body())
+	}
+	peer.startTalking(answer.Addr) // resets what it says: tell it after
+	peer.say(toneSpec{Freq: recCallerFreq, Level: recCallerLevel})
+
+	frames := int(talk / frameDuration)
+	err = peer.awaitFrames(ctx, func(fs []audioFrame) bool {
+		n := 0
+		for _, f := range fs {
+			if f.At.After(res.AnsweredAt) && f.tone(recCalleeFreq, 20) {
+				n++
+			}
+		}
+		return n >= frames
+	})
+	if err != nil {
+		t.Fatalf("the callee's tone did not reach the caller for %s: %v (callee: %v)", talk, err, callee.problems())
+	}
+	heardByCallee := 0
+	if err := waitFor(ctx, 5*time.Second, func() bool {
+		samples, _ := callee.rtp.received()
+		heardByCallee = countFrames(sampleFrames(samples), func(f audioFrame) bool { return f.tone(recCallerFreq, 20) })
+		return heardByCallee >= frames
+	}); err != nil {
+		t.Errorf("the callee heard %d frames of the caller's %.0f Hz, want %d (%s)", heardByCallee, recCallerFreq, frames, talk)
+	}
+	id := g.openCall(t, time.Second)
+	if beforeHangup != nil {
+		beforeHangup(id, peer)
+	}
+	res.HangupAt = time.Now()
+	byeCtx, byeCancel := context.WithTimeout(ctx, 5*time.Second)
+	defer byeCancel()
+	if err := dlg.Bye(byeCtx); err != nil {
+		t.Errorf("caller's BYE: %v", err)
+	}
+	peer.stopTalking()
+	for _, f := range peer.frames() {
+		if f.At.After(res.AnsweredAt) && f.At.Before(res.HangupAt) {
+			res.Heard = append(res.Heard, f)
+		}
+	}
+	res.Call = g.waitEndedCall(t, 10*time.Second)
+	checkRecord(t, res.Call, wantRecord("answered", "normal_clearing", "caller", 200))
+	if res.Call.ID != id {
+		t.Errorf("the ended call is %s, the one in progress was %s", res.Call.ID, id)
+	}
+	for _, err := range append(callee.problems(), peer.sendProblems()...) {
+		t.Errorf("peer: %v", err)
+	}
+
+	if err := waitFor(ctx, 5*time.Second, func() bool {
+		var status int
+		res.Rec, status = g.recording(t, id)
+		return status == http.StatusOK && res.Rec.State != "recording"
+	}); err != nil {
+		t.Fatalf("recording of the ended call not closed within 5 s: %s", res.Rec)
+	}
+	res.Audio, res.File = g.recordingAudio(t, id)
+	checkRecordingInfo(t, res.Rec, id, "complete", res.Audio, res.File)
+	if res.Rec.DroppedPackets != 0 {
+		t.Errorf("recording dropped %d packets on an idle machine", res.Rec.DroppedPackets)
+	}
+	var ok bool
+	res.Consent, ok = consentLength(res.Audio)
+	if !ok {
+		t.Fatalf("the right channel never carries the callee's %.0f Hz tone (%s recorded)", recCalleeFreq, samplesDuration(len(res.Audio.Right)))
+	}
+	checkConsentPart(t, res.Audio, res.Consent)
+	const edge = 2 * frameSamples
+	if from, to := res.Consent+edge, len(res.Audio.Left)-edge; to-from >= 50*frameSamples {
+		checkToneFrames(t, "recording left (caller)", res.Audio.Left[from:to], recCallerFreq, recCallerLevel, recCalleeFreq, 2)
+		checkToneFrames(t, "recording right (callee)", res.Audio.Right[from:to], recCalleeFreq, recCalleeLevel, recCallerFreq, 2)
+	} else {
+		t.Errorf("the recording's live part holds %s, too little to analyse", samplesDuration(len(res.Audio.Left)-res.Consent))
+	}
+	return res
 }
 
 // lossyPlan is a caller's stream with faults: frames 0..frames-1 of a
