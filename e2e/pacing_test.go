@@ -11,12 +11,16 @@ import (
 )
 
 // Pacing bounds of TestPromptPacing: a 20 ms G.711 stream whose packets
-// leave on an absolute schedule arrive within 2 ms of it (99th percentile)
-// on loopback, and never two at once.
+// leave on an absolute schedule arrive 20 ms apart within 2 ms (95th
+// percentile: on a loaded 2-core CI machine the gateway or the test may be
+// scheduled out for 10 ms a few times in 5 s), never two at once, never
+// ahead of the schedule, and with a clock that neither gains nor loses.
 const (
 	paceInterval    = media.FrameDuration
-	paceMaxP99      = 2 * time.Millisecond
-	paceMinInterval = 10 * time.Millisecond
+	paceMaxP95      = 2 * time.Millisecond
+	paceMinInterval = 5 * time.Millisecond
+	paceMaxEarly    = 3 * time.Millisecond
+	paceMaxDrift    = 200 * time.Microsecond // of the mean interval: 1%
 	pacePackets     = 200
 )
 
@@ -25,7 +29,8 @@ const paceGreeting = "Sorry we missed you. Please leave your name, your number a
 
 // TestPromptPacing measures, with the kernel's receive timestamps, how the
 // gateway paces a voicemail greeting to the caller: one packet every 20 ms
-// (p99 deviation under 2 ms, no two packets within 10 ms), contiguous
+// (p95 deviation under 2 ms, no two packets within 5 ms, none ahead of the
+// schedule, no drift), contiguous
 // sequence numbers and timestamps advancing by 160 per packet on one SSRC.
 // A prompt sent in bursts, or paced by a drifting timer, would overflow or
 // starve the caller's jitter buffer.
@@ -75,11 +80,17 @@ func TestPromptPacing(t *testing.T) {
 	}
 	stats := pacing.Measure(at, paceInterval)
 	t.Logf("greeting pacing (kernel receive timestamps): %s", stats)
-	if stats.P99Deviation >= paceMaxP99 {
-		t.Errorf("p99 |interval - 20 ms| = %v, want < %v", stats.P99Deviation, paceMaxP99)
+	if stats.P95Deviation >= paceMaxP95 {
+		t.Errorf("p95 |interval - 20 ms| = %v, want < %v", stats.P95Deviation, paceMaxP95)
 	}
 	if stats.MinInterval < paceMinInterval {
 		t.Errorf("shortest interval %v, want none under %v (packets sent in a burst)", stats.MinInterval, paceMinInterval)
+	}
+	if stats.MaxEarly >= paceMaxEarly {
+		t.Errorf("a packet came %v ahead of the schedule, want under %v (a burst or a fast clock)", stats.MaxEarly, paceMaxEarly)
+	}
+	if d := stats.Mean - paceInterval; d > paceMaxDrift || d < -paceMaxDrift {
+		t.Errorf("mean interval %v, want 20 ms within %v (a drifting clock)", stats.Mean, paceMaxDrift)
 	}
 	if t.Failed() {
 		// Where it went wrong: each off-beat interval with the packet's

@@ -71,14 +71,21 @@ func (r *Receiver) Read(deadline time.Time) (Arrival, error) {
 // Stats summarises the spacing of a packet train against its nominal interval.
 type Stats struct {
 	Packets int
-	// P99Deviation is the 99th percentile of |interval - nominal|.
-	P99Deviation time.Duration
+	// P95Deviation and P99Deviation are the 95th and 99th percentiles of
+	// |interval - nominal|.
+	P95Deviation, P99Deviation time.Duration
 	// MaxDeviation is the largest |interval - nominal|.
 	MaxDeviation time.Duration
 	// MinInterval is the shortest gap between consecutive packets (a burst shows as ~0).
 	MinInterval time.Duration
 	// Mean is the mean interval.
 	Mean time.Duration
+	// MaxEarly is how far the earliest packet came ahead of the train's
+	// schedule: packet i is due i nominal intervals after the train's
+	// median packet is, relative to its own index. A sender that bursts
+	// or whose clock runs fast shows here; one that stalls and then keeps
+	// its schedule does not.
+	MaxEarly time.Duration
 }
 
 // Measure computes Stats for arrival times at, expected every nominal.
@@ -97,11 +104,23 @@ func Measure(at []time.Time, nominal time.Duration) Stats {
 		}
 		devs = append(devs, d)
 	}
+	// offsets[i] is how late packet i is against a schedule starting at
+	// the first packet; against the median offset, the train's typical
+	// lateness, a negative one is early.
+	offsets := make([]time.Duration, len(at))
+	for i := range at {
+		offsets[i] = at[i].Sub(at[0]) - time.Duration(i)*nominal
+	}
+	earliest := slices.Min(offsets)
+	slices.Sort(offsets)
+	median := offsets[len(offsets)/2]
 	slices.Sort(devs)
-	p99 := devs[(len(devs)*99+99)/100-1]
+	pct := func(p int) time.Duration { return devs[(len(devs)*p+99)/100-1] }
 	return Stats{
 		Packets:      len(at),
-		P99Deviation: p99,
+		P95Deviation: pct(95),
+		P99Deviation: pct(99),
+		MaxEarly:     median - earliest,
 		MaxDeviation: devs[len(devs)-1],
 		MinInterval:  minIv,
 		Mean:         at[len(at)-1].Sub(at[0]) / time.Duration(len(at)-1),
@@ -110,6 +129,6 @@ func Measure(at []time.Time, nominal time.Duration) Stats {
 
 // String formats the stats for test logs.
 func (s Stats) String() string {
-	return fmt.Sprintf("%d packets, mean interval %v, p99 deviation %v, max deviation %v, min interval %v",
-		s.Packets, s.Mean, s.P99Deviation, s.MaxDeviation, s.MinInterval)
+	return fmt.Sprintf("%d packets, mean interval %v, p95/p99 deviation %v/%v, max deviation %v, min interval %v, most ahead of schedule %v",
+		s.Packets, s.Mean, s.P95Deviation, s.P99Deviation, s.MaxDeviation, s.MinInterval, s.MaxEarly)
 }

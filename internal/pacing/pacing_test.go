@@ -24,6 +24,49 @@ func TestMeasure(t *testing.T) {
 	if s.Mean != 20*time.Millisecond {
 		t.Fatalf("mean = %v", s.Mean)
 	}
+	// A late packet is not early: the schedule holds.
+	if s.P95Deviation != 0 || s.MaxEarly != 0 {
+		t.Fatalf("p95 %v, ahead of schedule %v; want 0 and 0", s.P95Deviation, s.MaxEarly)
+	}
+}
+
+// TestMeasureEarly: a stall that is made up at once keeps the schedule; a
+// burst and a fast clock run ahead of it.
+func TestMeasureEarly(t *testing.T) {
+	const nominal = 20 * time.Millisecond
+	train := func(step func(i int) time.Duration) []time.Time {
+		at := make([]time.Time, 101)
+		for i := range at {
+			at[i] = time.Unix(1000, 0).Add(step(i))
+		}
+		return at
+	}
+	tests := []struct {
+		name  string
+		at    []time.Time
+		early time.Duration
+	}{
+		{"stall of 15 ms, then on time", train(func(i int) time.Duration {
+			d := time.Duration(i) * nominal
+			if i == 40 {
+				d += 15 * time.Millisecond
+			}
+			return d
+		}), 0},
+		{"two packets at once, ahead of time", train(func(i int) time.Duration {
+			if i == 60 {
+				return 59 * nominal
+			}
+			return time.Duration(i) * nominal
+		}), nominal},
+		{"a clock 1% fast", train(func(i int) time.Duration { return time.Duration(i) * nominal * 99 / 100 }), 10 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		s := Measure(tc.at, nominal)
+		if s.MaxEarly != tc.early {
+			t.Errorf("%s: ahead of schedule by %v, want %v", tc.name, s.MaxEarly, tc.early)
+		}
+	}
 }
 
 func TestReceiverKernelTimestamps(t *testing.T) {
