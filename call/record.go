@@ -40,20 +40,27 @@ func (t tap) TapRTP(from media.Side, pkt []byte, at int64) {
 }
 
 // startRecording records the answered call when it is to be recorded and
-// its consent was heard: nothing is recorded before the announcement. The consent itself is the recording's first seconds,
-// on the answering side's channel, where the caller heard it.
+// its consent was heard: nothing is recorded before the announcement. The
+// consent itself is the recording's first seconds, on the channel of the
+// side it was played for: an inbound caller heard it as the answering
+// side's audio (right channel), the called party of an outbound call as the
+// caller's (left channel).
 func (s *session) startRecording(ctx context.Context, number string, consent ivr.Source) {
 	if !s.recordIt || !s.consentPlayed || s.bridge == nil {
 		return
 	}
-	_, aDir, _ := s.caller.Media()
+	heardBy, channel := s.caller, 1
+	if s.rec.Direction == store.DirectionOutbound {
+		heardBy, channel = s.callee, 0
+	}
+	_, dir, _ := heardBy.Media()
 	var prelude [2][]int16
 	if s.e.prompts != nil {
-		// The consent as the caller heard it: the frames already encoded
-		// and cached for the caller's codec, decoded. Prompts.Samples would
-		// read the prompt from disk again on every recorded call.
-		if frames, err := s.e.prompts.Frames(ctx, consent, aDir.PayloadType); err == nil {
-			prelude[1] = decodeFrames(frames, aDir.PayloadType)
+		// The consent as it was heard: the frames already encoded and
+		// cached for that leg's codec, decoded. Prompts.Samples would read
+		// the prompt from disk again on every recorded call.
+		if frames, err := s.e.prompts.Frames(ctx, consent, dir.PayloadType); err == nil {
+			prelude[channel] = decodeFrames(frames, dir.PayloadType)
 		}
 	}
 	rel := "recordings/" + strings.TrimPrefix(number, "+") + "/" + s.rec.ID + ".wav"

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +248,70 @@ func testBrowserOutboundConsent(t *testing.T, record bool) {
 	})
 	if !rec.hasLegKind("webrtc") {
 		t.Errorf("call record has no webrtc leg: %v", legKinds(rec))
+	}
+	checkOutboundRecording(t, g, rec.ID, record)
+}
+
+// checkOutboundRecording: with record_outbound the call has a complete
+// recording whose left channel (the caller, Alice's page) starts with the
+// consent announcement the called party heard and goes on with her
+// microphone's tone, while the right channel (the called party) is silent
+// during the announcement and then carries the callee's tone. Without
+// record_outbound there is no recording.
+func checkOutboundRecording(t *testing.T, g *gateway, id string, record bool) {
+	t.Helper()
+	if !record {
+		if _, status := g.recording(t, id); status != http.StatusNotFound {
+			t.Errorf("without record_outbound: GET recording %d, want 404", status)
+		}
+		if files := g.recordingFiles(t); len(files) != 0 {
+			t.Errorf("without record_outbound: files under data_dir/recordings: %v", files)
+		}
+		return
+	}
+	var rec recordingInfo
+	if err := waitFor(context.Background(), 5*time.Second, func() bool {
+		var status int
+		rec, status = g.recording(t, id)
+		return status == http.StatusOK && rec.State == "complete"
+	}); err != nil {
+		t.Fatalf("the outbound call's recording is not complete within 5 s: %s", rec)
+	}
+	a, file := g.recordingAudio(t, id)
+	checkRecordingInfo(t, rec, id, "complete", a, file)
+
+	left := sampleFrames(a.Left)
+	join, ok := browserJoin(left)
+	if !ok {
+		t.Fatalf("the recording's left channel never carries the page's %.0f Hz (%s recorded)",
+			browserToneFreq, samplesDuration(len(a.Left)))
+	}
+	prelude := left[:join]
+	speech := countFrames(prelude, audioFrame.speech)
+	first := slices.IndexFunc(prelude, audioFrame.sound)
+	t.Logf("recording: %s; left channel: %d speech frames, then the page's tone from %s",
+		samplesDuration(len(a.Left)), speech, time.Duration(join)*frameDuration)
+	if got := time.Duration(speech) * frameDuration; got < consentMinSpeech {
+		t.Errorf("the left channel starts with %s of speech, want ≥ %s of the consent announcement", got, consentMinSpeech)
+	}
+	if first < 0 || !prelude[first].speech() || first > 25 {
+		t.Errorf("the left channel does not open with the announcement: first sound at frame %d", first)
+	}
+	lastSpeech := -1
+	for i, f := range prelude {
+		if f.speech() {
+			lastSpeech = i
+		}
+	}
+	// Up to the last speech frame but one: the live audio follows the
+	// announcement at once, so the frame it ends in may hold the callee.
+	right := sampleFrames(a.Right)
+	if n := countFrames(right[:max(0, min(len(right), lastSpeech))], audioFrame.sound); n > 0 {
+		t.Errorf("the right channel holds %d frames of sound during the announcement, want silence (the callee was not yet recorded)", n)
+	}
+	if live := right[min(len(right), join):]; countFrames(live, func(f audioFrame) bool { return f.tone(sipToneFreq, 20) }) < len(live)*3/4 {
+		t.Errorf("the right channel's live part carries the callee's %.0f Hz in %d of %d frames, want most",
+			sipToneFreq, countFrames(live, func(f audioFrame) bool { return f.tone(sipToneFreq, 20) }), len(live))
 	}
 }
 
