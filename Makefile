@@ -31,7 +31,7 @@ test: deps vet
 
 ## bench: load benchmarks (SIPp through the relay, routing modes; relay and routing micro-benchmarks); figures go to docs/BENCHMARKS.md
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./media/ ./store/ ./ivr/ ./wavfile/ ./routing/
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./media/ ./store/ ./ivr/ ./wavfile/ ./routing/ ./recorder/ ./livestream/
 	SWITCHBOARD_BIN=$(CURDIR)/$(BIN) ./scripts/bench.sh
 
 clean:

@@ -121,8 +121,8 @@ REC_CALLS=${BENCH_REC_CALLS:-300}
 REC_RATE=${BENCH_REC_RATE:-50} # calls set up (and hung up) per second; each recorded one waits ~3 s for the consent
 REC_HOLD_SECS=${BENCH_REC_HOLD_SECS:-20}
 # The extra CPU of recording is a difference of two runs a few points
-# apart, and one pair of runs moved by +-8 points on a shared machine: run
-# REC_PAIRS pairs, alternating, and judge the runs pooled.
+# apart, and one pair's ratio swung from -1.5% to +24% within a run on a
+# shared machine: run REC_PAIRS pairs, alternating, and judge them pooled.
 REC_PAIRS=${BENCH_REC_PAIRS:-3}
 ONLY_RECORDING=${BENCH_ONLY_RECORDING:-0}
 
