@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -684,7 +685,7 @@ func TestRecordingLossAndReorder(t *testing.T) {
 	for k := 0; k < 3 && start < 0; k++ {
 		want := recCallerFrameHeard(k)
 		for s := max(consent, firstNZ-2); s <= firstNZ && s+frameSamples <= len(a.Left); s++ {
-			if equalSamples(a.Left[s:s+frameSamples], want) {
+			if slices.Equal(a.Left[s:s+frameSamples], want) {
 				start, k0 = s, k
 				break
 			}
@@ -710,7 +711,7 @@ func TestRecordingLossAndReorder(t *testing.T) {
 		if !plan.drop[i] {
 			want = recCallerFrameHeard(i)
 		}
-		if !equalSamples(got, want) {
+		if !slices.Equal(got, want) {
 			what := "the frame sent"
 			if plan.drop[i] {
 				what = "silence (lost)"
@@ -766,24 +767,11 @@ func TestRecordingLossAndReorder(t *testing.T) {
 	}
 }
 
-// equalSamples reports whether a and b hold the same samples.
-func equalSamples(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestRecordingSurvivesKill: the gateway is killed (SIGKILL) two seconds
 // into a recorded call and started again on the same data_dir. The
 // recording is marked interrupted, and its file, repaired at startup,
-// downloads, decodes and holds the call up to about a second before the
-// kill (the recorder flushes every second).
+// downloads, decodes and holds the call up to at most a second before the
+// kill (the recorder flushes every 800 ms).
 func TestRecordingSurvivesKill(t *testing.T) {
 	requireTools(t, "espeak-ng")
 	dataDir := filepath.Join(t.TempDir(), "data")

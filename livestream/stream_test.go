@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -213,22 +214,10 @@ func TestStreamGapShowsDrops(t *testing.T) {
 		for _, f := range r.media[ch] {
 			seqs = append(seqs, f.Seq)
 		}
-		if want := []uint64{0, 1, 2, 3, 4, 8, 9}; !equalSeqs(seqs, want) {
+		if want := []uint64{0, 1, 2, 3, 4, 8, 9}; !slices.Equal(seqs, want) {
 			t.Fatalf("channel %d seqs %v, want %v", ch, seqs, want)
 		}
 	}
-}
-
-func equalSeqs(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestConnectFailure(t *testing.T) {
